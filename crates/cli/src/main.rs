@@ -1,0 +1,2 @@
+//! `ironflux`: the server and its command-line client.
+fn main() {}

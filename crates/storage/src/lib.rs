@@ -1,0 +1,1 @@
+//! The storage engine: line protocol, WAL, cache, shards of TSM files, series index.
