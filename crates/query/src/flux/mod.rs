@@ -1,0 +1,7 @@
+//! The Flux language: lexing, parsing and the syntax tree.
+
+pub mod ast;
+pub mod lexer;
+pub mod parser;
+
+pub use parser::{ParseError, parse};
