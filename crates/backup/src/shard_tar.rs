@@ -222,7 +222,9 @@ impl<W: Write> Writer<W> {
 mod tests {
     use super::*;
 
-    fn collect(tar_bytes: &[u8]) -> Result<(Summary, Vec<(String, Vec<u8>)>), Error> {
+    type Files = Vec<(String, Vec<u8>)>;
+
+    fn collect(tar_bytes: &[u8]) -> Result<(Summary, Files), Error> {
         let mut got = Vec::new();
         let summary = read(tar_bytes, |e, r| {
             let mut buf = Vec::new();
