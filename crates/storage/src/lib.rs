@@ -1,1 +1,3 @@
 //! The storage engine: line protocol, WAL, cache, shards of TSM files, series index.
+
+pub mod points;
