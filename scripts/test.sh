@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The project's test command: installs what the tests need (InfluxDB's own Go readers as oracles,
+# a Python venv with the `influxdb-client` package), then checks formatting and lints and runs
+# every test of the workspace. Safe to run again: installs are skipped when already present.
+#
+# Environment:
+#   IRONFLUX_ORACLES  directory holding `tsmdump` and `boltdump` (default: target/oracles, built here)
+#   IRONFLUX_PYTHON   a Python with `influxdb-client` (default: target/venv/bin/python, made here)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+shared=$(cd "$root/../shared" 2>/dev/null && pwd) || {
+  echo "test.sh: ../shared (reference data and oracles) must sit beside the checkout" >&2
+  exit 1
+}
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# InfluxDB's own TSM reader and Go bbolt, built offline from Debian packages.
+if [ -z "${IRONFLUX_ORACLES:-}" ]; then
+  IRONFLUX_ORACLES="$root/target/oracles"
+  if [ ! -x "$IRONFLUX_ORACLES/tsmdump" ] || [ ! -x "$IRONFLUX_ORACLES/boltdump" ]; then
+    echo "== building oracles into $IRONFLUX_ORACLES"
+    sudo_if_needed bash "$shared/oracles/build.sh" "$IRONFLUX_ORACLES"
+  fi
+fi
+export IRONFLUX_ORACLES
+
+# The Python client library that InfluxDB users run against the server.
+if [ -z "${IRONFLUX_PYTHON:-}" ]; then
+  venv="$root/target/venv"
+  if ! "$venv/bin/python" -c 'import influxdb_client' 2>/dev/null; then
+    echo "== creating $venv with influxdb-client"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/scripts/python-requirements.txt"
+  fi
+  IRONFLUX_PYTHON="$venv/bin/python"
+fi
+export IRONFLUX_PYTHON
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
