@@ -1,2 +1,7 @@
-//! TSM: InfluxDB's time-structured merge file format (blocks, index, tombstones), byte-compatible
-//! with InfluxDB 1.x and 2.x.
+//! TSM: the on-disk file format of InfluxDB's storage engine (time-structured merge tree),
+//! byte-compatible with InfluxDB 1.x and 2.x.
+//!
+//! * [`encoding`]: the column codecs (timestamps, floats, integers, unsigned, booleans,
+//!   strings), bit-exact with InfluxDB.
+
+pub mod encoding;
