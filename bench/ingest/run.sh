@@ -90,5 +90,5 @@ for r in "${rows[@]}"; do
   IFS='|' read -r name out bytes rss <<<"$r"
   lps=$(sed -E 's/.*lines_per_s=([0-9]+).*/\1/' <<<"$out")
   vps=$(sed -E 's/.*values_per_s=([0-9]+).*/\1/' <<<"$out")
-  printf '| %s | %s | %s | %.2f | %s |\n' "$name" "$lps" "$vps" "$(echo "$bytes / $lines" | bc -l)" "$rss"
+  printf '| %s | %s | %s | %s | %s |\n' "$name" "$lps" "$vps" "$(awk -v b="$bytes" -v n="$lines" 'BEGIN{printf "%.2f", b/n}')" "$rss"
 done
