@@ -1,3 +1,5 @@
 //! The storage engine: line protocol, WAL, cache, shards of TSM files, series index.
 
 pub mod points;
+pub mod values;
+pub mod wal;
