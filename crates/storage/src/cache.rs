@@ -180,10 +180,10 @@ impl Cache {
     pub fn values(&self, key: &[u8], min: i64, max: i64) -> Option<Values> {
         let g = self.inner.read();
         let mut out: Option<Values> = None;
-        if let Some(s) = &g.snapshot {
-            if let Ok(i) = s.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
-                out = Some(s[i].1.clone());
-            }
+        if let Some(s) = &g.snapshot
+            && let Ok(i) = s.binary_search_by(|(k, _)| k.as_slice().cmp(key))
+        {
+            out = Some(s[i].1.clone());
         }
         if let Some(v) = g.store.get(key) {
             match &mut out {
