@@ -4,4 +4,8 @@
 //! * [`encoding`]: the column codecs (timestamps, floats, integers, unsigned, booleans,
 //!   strings), bit-exact with InfluxDB.
 
+pub mod block;
 pub mod encoding;
+
+pub use block::{Block, BlockError, BlockType, Values, ValuesRef};
+pub use encoding::StringValues;
