@@ -4,5 +4,6 @@ pub mod cache;
 pub mod catalog;
 pub mod index;
 pub mod points;
+pub mod tsmio;
 pub mod values;
 pub mod wal;
