@@ -1,0 +1,1656 @@
+//! [`MetaStore`]: InfluxDB 2.x's tenancy and auth services (onboarding, orgs, buckets, users,
+//! passwords, authorizations, user-resource mappings, DBRP mappings) and the shard catalogue, on
+//! top of the KV file ([`crate::kv`]) and the SQL store ([`crate::sql`]), with InfluxDB's records,
+//! indexes and rules.
+//!
+//! Every method is blocking (file I/O, fsync, bcrypt): call it from `spawn_blocking`. Reads work
+//! on an immutable snapshot and never wait for writers; writes are serialized and each call is
+//! one atomic, durable commit.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use base64::Engine as _;
+use sha2::Digest as _;
+
+use crate::bolt::Bucket as Tree;
+use crate::catalog::{self, Data, DatabaseInfo, ShardGroupInfo, ShardInfo};
+use crate::error::{Error, Kind, Result};
+use crate::id::Id;
+use crate::kv::{KvFile, Tree as _, TreeMut as _};
+use crate::model::*;
+use crate::schema::{self, from_json, to_go_json};
+use crate::sql::SqlStore;
+use crate::time::Time;
+
+const HOUR_NS: i64 = 3_600_000_000_000;
+const DAY_NS: i64 = 24 * HOUR_NS;
+/// InfluxDB's minimum password length.
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// bcrypt cost InfluxDB uses.
+pub const BCRYPT_COST: u32 = 10;
+
+/// The metadata store. Cheap to clone (all clones share one store); `Send + Sync`.
+#[derive(Clone)]
+pub struct MetaStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    snapshot: RwLock<Arc<Tree>>,
+    kv: Mutex<KvFile>,
+    sql: Mutex<SqlStore>,
+    bolt_path: PathBuf,
+    sqlite_path: PathBuf,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// InfluxDB's default shard group duration for a retention period (ns): infinite or more than
+/// six months → 7 days; more than two days → 1 day; otherwise 1 hour.
+pub fn default_shard_group_duration(retention_ns: i64) -> i64 {
+    const SIX_MONTHS: i64 = 180 * DAY_NS;
+    if retention_ns == 0 || retention_ns > SIX_MONTHS {
+        7 * DAY_NS
+    } else if retention_ns > 2 * DAY_NS {
+        DAY_NS
+    } else {
+        HOUR_NS
+    }
+}
+
+/// A fresh token as InfluxDB makes them: 64 random bytes, base64 URL alphabet with padding.
+pub fn generate_token() -> String {
+    let mut b = [0u8; 64];
+    for chunk in b.chunks_mut(8) {
+        chunk.copy_from_slice(&rand::random::<u64>().to_le_bytes());
+    }
+    base64::engine::general_purpose::URL_SAFE.encode(b)
+}
+
+/// `$influxdb2-sha256$…` form of a token (InfluxDB ≥ 2.8 hashed tokens).
+pub fn hash_token(token: &str) -> String {
+    let d = sha2::Sha256::digest(token.as_bytes());
+    format!(
+        "$influxdb2-sha256${}",
+        base64::engine::general_purpose::URL_SAFE.encode(d)
+    )
+}
+
+fn hashed_token_matches(hashed: &str, token: &str) -> bool {
+    let (digest, rest): (Vec<u8>, &str) = if let Some(r) = hashed.strip_prefix("$influxdb2-sha256$")
+    {
+        (sha2::Sha256::digest(token.as_bytes()).to_vec(), r)
+    } else if let Some(r) = hashed.strip_prefix("$influxdb2-sha512$") {
+        (sha2::Sha512::digest(token.as_bytes()).to_vec(), r)
+    } else {
+        return false;
+    };
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    [URL_SAFE, URL_SAFE_NO_PAD, STANDARD, STANDARD_NO_PAD]
+        .iter()
+        .any(|e| e.decode(rest).map(|d| d == digest).unwrap_or(false))
+}
+
+fn get_json<T: serde::de::DeserializeOwned>(
+    t: &Tree,
+    bucket: &str,
+    key: &[u8],
+    kind: Kind,
+) -> Result<T> {
+    let v = t.get(bucket, key).ok_or(Error::not_found(kind))?;
+    from_json(bucket, v)
+}
+
+fn all_json<T: serde::de::DeserializeOwned>(t: &Tree, bucket: &str) -> Result<Vec<T>> {
+    t.iter(bucket).map(|(_, v)| from_json(bucket, v)).collect()
+}
+
+fn id_from(b: &[u8]) -> Result<Id> {
+    Id::decode(b).map_err(|_| Error::corrupt("bad ID in index"))
+}
+
+fn urm_key(resource: Id, user: Id) -> Vec<u8> {
+    let mut k = resource.encode().to_vec();
+    k.extend_from_slice(&user.encode());
+    k
+}
+
+fn urm_by_user_key(resource: Id, user: Id) -> Vec<u8> {
+    let mut k = user.encode().to_vec();
+    k.push(b'/');
+    k.extend_from_slice(&urm_key(resource, user));
+    k
+}
+
+fn bucket_index_key(org: Id, name: &str) -> Vec<u8> {
+    let mut k = org.encode().to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+fn dbrp_fk(org: Id, db: &str) -> Vec<u8> {
+    let mut k = org.encode().to_vec();
+    k.extend_from_slice(db.as_bytes());
+    k
+}
+
+fn validate_bucket_name(name: &str, system: bool) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::Invalid("bucket name is empty".into()));
+    }
+    if !system && name.starts_with('_') {
+        return Err(Error::Invalid(format!(
+            "bucket name {name} is invalid. Buckets may not start with underscore"
+        )));
+    }
+    if name.contains('"') || name.contains('\'') {
+        return Err(Error::Invalid(format!(
+            "bucket name {name} is invalid. Bucket names may not include quotation marks"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_retention(retention: i64, sgd: i64) -> Result<()> {
+    if retention < 0 {
+        return Err(Error::Invalid(
+            "expiration seconds cannot be negative".into(),
+        ));
+    }
+    if retention != 0 && retention < HOUR_NS {
+        return Err(Error::Invalid(
+            "expiration seconds must be greater than or equal to one hour".into(),
+        ));
+    }
+    if sgd < 0 {
+        return Err(Error::Invalid(
+            "shard-group duration cannot be negative".into(),
+        ));
+    }
+    if sgd != 0 && sgd < HOUR_NS {
+        return Err(Error::Invalid(
+            "shard-group duration must be at least 1 hour".into(),
+        ));
+    }
+    if retention != 0 && sgd > retention {
+        return Err(Error::Invalid(
+            "shard-group duration must also be less than or equal to retention period".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_password(pw: &str) -> Result<()> {
+    if pw.chars().count() < MIN_PASSWORD_LEN {
+        return Err(Error::Invalid(format!(
+            "passwords must be at least {MIN_PASSWORD_LEN} characters long"
+        )));
+    }
+    Ok(())
+}
+
+fn hash_password(pw: &str) -> Result<String> {
+    validate_password(pw)?;
+    bcrypt::hash(pw, BCRYPT_COST)
+        .map_err(|e| Error::Invalid(format!("unable to hash password: {e}")))
+}
+
+/// Splits a bucket name into a virtual DBRP's database and retention policy: `db/rp`, or the
+/// whole name with `autogen`.
+fn parse_dbrp(bucket_name: &str) -> (String, String) {
+    match bucket_name.split_once('/') {
+        Some((db, rp)) => (db.to_string(), rp.to_string()),
+        None => (bucket_name.to_string(), catalog::AUTOGEN.to_string()),
+    }
+}
+
+fn new_root() -> Tree {
+    let mut t = Tree::default();
+    for b in schema::ALL_BUCKETS {
+        t.bucket_mut(b);
+    }
+    t.put(
+        schema::SOURCES,
+        schema::DEFAULT_SOURCE.0,
+        schema::DEFAULT_SOURCE.1,
+    );
+    t.put(schema::IDS, "id", Id::generate().to_string());
+    for (i, name) in schema::MIGRATION_NAMES[..schema::V27_MIGRATIONS]
+        .iter()
+        .enumerate()
+    {
+        record_migration(&mut t, i, name);
+    }
+    let data = Data {
+        index: 1,
+        cluster_id: rand::random::<u64>() >> 1,
+        ..Default::default()
+    };
+    t.put(catalog::BUCKET, catalog::KEY, data.encode_bytes());
+    t
+}
+
+fn record_migration(t: &mut Tree, i: usize, name: &str) {
+    let id = format!("{:016x}", i + 1);
+    let now = Time::now();
+    let m = schema::Migration {
+        id: id.clone(),
+        name: name.to_string(),
+        started_at: Some(now),
+        finished_at: Some(now),
+    };
+    t.put(schema::MIGRATIONS, id, to_go_json(&m));
+}
+
+/// Checks `migrationsv1` against the known list; records missing v2.7 entries (after making sure
+/// every bucket exists). Fails on unknown or extra migrations, as InfluxDB does.
+fn check_migrations(t: &mut Tree) -> Result<bool> {
+    let recorded: Vec<schema::Migration> = all_json(t, schema::MIGRATIONS)?;
+    if recorded.len() > schema::MIGRATION_NAMES.len() {
+        return Err(Error::corrupt(format!(
+            "invalid migration: {} KV migrations recorded, {} known",
+            recorded.len(),
+            schema::MIGRATION_NAMES.len()
+        )));
+    }
+    for (i, m) in recorded.iter().enumerate() {
+        if m.name != schema::MIGRATION_NAMES[i] {
+            return Err(Error::corrupt(format!(
+                "invalid migration: entry {} is {:?}, expected {:?}",
+                i + 1,
+                m.name,
+                schema::MIGRATION_NAMES[i]
+            )));
+        }
+    }
+    let mut changed = false;
+    if recorded.len() < schema::V27_MIGRATIONS {
+        for b in schema::ALL_BUCKETS {
+            t.bucket_mut(b);
+        }
+        for i in recorded.len()..schema::V27_MIGRATIONS {
+            record_migration(t, i, schema::MIGRATION_NAMES[i]);
+        }
+        changed = true;
+    }
+    if t.get(catalog::BUCKET, catalog::KEY).is_none() {
+        let data = Data {
+            index: 1,
+            cluster_id: rand::random::<u64>() >> 1,
+            ..Default::default()
+        };
+        t.put(catalog::BUCKET, catalog::KEY, data.encode_bytes());
+        changed = true;
+    }
+    Ok(changed)
+}
+
+impl MetaStore {
+    /// Opens the KV file at `bolt_path` and the SQLite file at `sqlite_path`, creating each if
+    /// missing (a new KV file gets every InfluxDB 2.7 bucket, the default source, an instance ID,
+    /// the 20 `migrationsv1` entries and an empty `meta.db`; a new SQLite file gets the schema and
+    /// its 8 `migrations` rows). An existing file (also one written by real InfluxDB) is opened
+    /// as is, after checking its migration lists: unknown or extra migrations are refused with
+    /// [`Error::Corrupt`]. The KV file is locked exclusively while open (`WouldBlock` I/O error
+    /// if another process holds it).
+    pub fn open(bolt_path: impl AsRef<Path>, sqlite_path: impl AsRef<Path>) -> Result<MetaStore> {
+        let bolt_path = bolt_path.as_ref().to_path_buf();
+        let sqlite_path = sqlite_path.as_ref().to_path_buf();
+        let (kv, root) = if bolt_path.exists() {
+            let (mut kv, mut root) = KvFile::open(&bolt_path)?;
+            if check_migrations(&mut root)? {
+                kv.commit(&root)?;
+            }
+            (kv, root)
+        } else {
+            let root = new_root();
+            (KvFile::create(&bolt_path, &root)?, root)
+        };
+        let sql = SqlStore::open(&sqlite_path)?;
+        Ok(MetaStore {
+            inner: Arc::new(Inner {
+                snapshot: RwLock::new(Arc::new(root)),
+                kv: Mutex::new(kv),
+                sql: Mutex::new(sql),
+                bolt_path,
+                sqlite_path,
+            }),
+        })
+    }
+
+    /// Path of the KV file.
+    pub fn bolt_path(&self) -> &Path {
+        &self.inner.bolt_path
+    }
+
+    /// Path of the SQLite file.
+    pub fn sqlite_path(&self) -> &Path {
+        &self.inner.sqlite_path
+    }
+
+    fn view(&self) -> Arc<Tree> {
+        self.inner
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` on a copy of the current tree and commits the result durably; nothing changes if
+    /// `f` or the commit fails.
+    fn update<T>(&self, f: impl FnOnce(&mut Tree) -> Result<T>) -> Result<T> {
+        let mut kv = lock(&self.inner.kv);
+        let cur = self.view();
+        let mut next = (*cur).clone();
+        let out = f(&mut next)?;
+        kv.commit(&next)?;
+        *self
+            .inner
+            .snapshot
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------------ onboarding
+
+    /// Whether onboarding is still possible: true iff there is no user and no organization
+    /// (InfluxDB keeps no flag).
+    pub fn setup_allowed(&self) -> Result<bool> {
+        let t = self.view();
+        Ok(t.iter(schema::USERS).next().is_none() && t.iter(schema::ORGS).next().is_none())
+    }
+
+    /// Onboarding, in one commit: the user (with a bcrypt password if given, at least 8 chars),
+    /// the org with its `_tasks`/`_monitoring` system buckets and the user's owner URM, the
+    /// instance-owner URM, the bucket (retention in ns, default shard group duration), and an
+    /// operator authorization (every type but `instance`, read+write) described as
+    /// `"<user>'s Token"` using `req.token` when given. [`Error::Conflict`]
+    /// (`onboarding has already been completed`) once set up; [`Error::Invalid`] on empty names,
+    /// short password or bad retention.
+    pub fn setup(&self, req: SetupRequest) -> Result<SetupResult> {
+        if req.username.trim().is_empty() {
+            return Err(Error::Invalid("username is empty".into()));
+        }
+        if req.org.trim().is_empty() {
+            return Err(Error::Invalid("org name is empty".into()));
+        }
+        validate_bucket_name(&req.bucket, false)?;
+        validate_retention(req.retention_period_ns, 0)?;
+        let hash = match &req.password {
+            Some(p) => Some(hash_password(p)?),
+            None => None,
+        };
+        self.update(|t| {
+            if t.iter(schema::USERS).next().is_some() || t.iter(schema::ORGS).next().is_some() {
+                return Err(Error::Conflict(
+                    "onboarding has already been completed".into(),
+                ));
+            }
+            let user = tx_create_user(t, &req.username, Status::Active)?;
+            if let Some(h) = &hash {
+                t.put(
+                    schema::PASSWORDS,
+                    user.id.encode().to_vec(),
+                    h.as_bytes().to_vec(),
+                );
+            }
+            let org = tx_create_org(t, &req.org, "", Some(user.id))?;
+            tx_create_urm(
+                t,
+                &UserResourceMapping {
+                    user_id: user.id,
+                    user_type: UserType::Owner,
+                    mapping_type: MappingType::User,
+                    resource_type: ResourceType::Instance,
+                    resource_id: Id::INSTANCE,
+                },
+            )?;
+            let bucket = tx_create_bucket(
+                t,
+                BucketCreate {
+                    org_id: Some(org.id),
+                    name: req.bucket.clone(),
+                    retention_period_ns: req.retention_period_ns,
+                    ..Default::default()
+                },
+            )?;
+            let auth = tx_create_auth(
+                t,
+                AuthorizationCreate {
+                    org_id: Some(org.id),
+                    user_id: Some(user.id),
+                    description: format!("{}'s Token", user.name),
+                    status: Status::Active,
+                    permissions: Permission::operator_set(),
+                    token: req.token.clone(),
+                },
+            )?;
+            Ok(SetupResult {
+                user,
+                org,
+                bucket,
+                auth,
+            })
+        })
+    }
+
+    // ------------------------------------------------------------------ organizations
+
+    /// Creates an organization with its `_tasks` (72 h) and `_monitoring` (7 d) system buckets
+    /// and, when `creator` is given, an owner URM for that user. [`Error::Conflict`] if the name
+    /// is taken, [`Error::Invalid`] if it is empty.
+    pub fn create_org(
+        &self,
+        name: &str,
+        description: &str,
+        creator: Option<Id>,
+    ) -> Result<Organization> {
+        self.update(|t| tx_create_org(t, name, description, creator))
+    }
+
+    /// The organization with this ID.
+    pub fn get_org(&self, id: Id) -> Result<Organization> {
+        get_json(&self.view(), schema::ORGS, &id.encode(), Kind::Organization)
+    }
+
+    /// The organization with this name.
+    pub fn find_org_by_name(&self, name: &str) -> Result<Organization> {
+        let t = self.view();
+        let id = t
+            .get(schema::ORG_INDEX, name.trim().as_bytes())
+            .ok_or(Error::not_found(Kind::Organization))?;
+        get_json(&t, schema::ORGS, id, Kind::Organization)
+    }
+
+    /// Organizations matching `filter`, in ID order, paged by `opts`.
+    pub fn list_orgs(&self, filter: &OrgFilter, opts: &FindOptions) -> Result<Vec<Organization>> {
+        let t = self.view();
+        let mut orgs: Vec<Organization> = all_json(&t, schema::ORGS)?;
+        let member_of: Option<BTreeSet<Id>> = match filter.user_id {
+            Some(u) => Some(
+                tx_urms(
+                    &t,
+                    &UrmFilter {
+                        user_id: Some(u),
+                        resource_type: Some(ResourceType::Orgs),
+                        ..Default::default()
+                    },
+                )?
+                .into_iter()
+                .map(|m| m.resource_id)
+                .collect(),
+            ),
+            None => None,
+        };
+        orgs.retain(|o| {
+            filter.id.is_none_or(|i| i == o.id)
+                && filter.name.as_ref().is_none_or(|n| *n == o.name)
+                && member_of.as_ref().is_none_or(|s| s.contains(&o.id))
+        });
+        Ok(opts.apply(orgs, |o| o.id))
+    }
+
+    /// Renames and/or re-describes an organization. [`Error::Conflict`] if the new name is taken.
+    pub fn update_org(
+        &self,
+        id: Id,
+        name: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<Organization> {
+        self.update(|t| {
+            let mut org: Organization =
+                get_json(t, schema::ORGS, &id.encode(), Kind::Organization)?;
+            if let Some(n) = name {
+                let n = n.trim();
+                if n.is_empty() {
+                    return Err(Error::Invalid("org name is empty".into()));
+                }
+                if n != org.name {
+                    if t.get(schema::ORG_INDEX, n.as_bytes()).is_some() {
+                        return Err(Error::Conflict(format!(
+                            "organization with name {n} already exists"
+                        )));
+                    }
+                    t.delete(schema::ORG_INDEX, org.name.as_bytes());
+                    t.put(
+                        schema::ORG_INDEX,
+                        n.as_bytes().to_vec(),
+                        id.encode().to_vec(),
+                    );
+                    org.name = n.to_string();
+                }
+            }
+            if let Some(d) = description {
+                org.description = d.to_string();
+            }
+            org.updated_at = Time::now();
+            t.put(schema::ORGS, id.encode().to_vec(), to_go_json(&org));
+            Ok(org)
+        })
+    }
+
+    /// Deletes an organization and everything in it: its buckets (and their catalogue databases),
+    /// authorizations, URMs on the org and its buckets, and DBRP mappings.
+    pub fn delete_org(&self, id: Id) -> Result<()> {
+        self.update(|t| {
+            let org: Organization = get_json(t, schema::ORGS, &id.encode(), Kind::Organization)?;
+            let buckets: Vec<Bucket> = all_json(t, schema::BUCKETS)?;
+            for b in buckets.iter().filter(|b| b.org_id == id) {
+                tx_delete_bucket(t, b.id)?;
+            }
+            let auths: Vec<Authorization> = all_json(t, schema::AUTHS)?;
+            for a in auths.iter().filter(|a| a.org_id == id) {
+                tx_delete_auth(t, a.id)?;
+            }
+            for m in tx_urms(
+                t,
+                &UrmFilter {
+                    resource_id: Some(id),
+                    ..Default::default()
+                },
+            )? {
+                tx_delete_urm(t, m.resource_id, m.user_id);
+            }
+            let dbrps: Vec<DbrpMapping> = all_json(t, schema::DBRPS)?;
+            for d in dbrps.iter().filter(|d| d.org_id == id) {
+                tx_delete_dbrp(t, d)?;
+            }
+            t.delete(schema::ORG_INDEX, org.name.as_bytes());
+            t.delete(schema::ORGS, &id.encode());
+            Ok(())
+        })
+    }
+
+    // ------------------------------------------------------------------ buckets
+
+    /// Creates a bucket (and its catalogue database). The name must be unique in the org and
+    /// not start with `_` unless the type is system; retention is 0 (infinite) or at least one
+    /// hour; shard group duration 0 takes InfluxDB's default for the retention
+    /// ([`default_shard_group_duration`]).
+    pub fn create_bucket(&self, req: BucketCreate) -> Result<Bucket> {
+        self.update(|t| tx_create_bucket(t, req))
+    }
+
+    /// The bucket with this ID.
+    pub fn get_bucket(&self, id: Id) -> Result<Bucket> {
+        get_json(&self.view(), schema::BUCKETS, &id.encode(), Kind::Bucket)
+    }
+
+    /// The bucket `name` of org `org_id`.
+    pub fn find_bucket_by_name(&self, org_id: Id, name: &str) -> Result<Bucket> {
+        let t = self.view();
+        let id = t
+            .get(schema::BUCKET_INDEX, &bucket_index_key(org_id, name))
+            .ok_or(Error::not_found(Kind::Bucket))?;
+        get_json(&t, schema::BUCKETS, id, Kind::Bucket)
+    }
+
+    /// Buckets matching `filter`, in ID order, paged by `opts`. A filter by org name that
+    /// names no org is [`Error::NotFound`] (organization).
+    pub fn list_buckets(&self, filter: &BucketFilter, opts: &FindOptions) -> Result<Vec<Bucket>> {
+        let t = self.view();
+        let org_by_name = match &filter.org {
+            Some(n) => {
+                let id = t
+                    .get(schema::ORG_INDEX, n.trim().as_bytes())
+                    .ok_or(Error::not_found(Kind::Organization))?;
+                Some(id_from(id)?)
+            }
+            None => None,
+        };
+        let mut v: Vec<Bucket> = all_json(&t, schema::BUCKETS)?;
+        v.retain(|b| {
+            filter.id.is_none_or(|i| i == b.id)
+                && filter.org_id.is_none_or(|i| i == b.org_id)
+                && org_by_name.is_none_or(|i| i == b.org_id)
+                && filter.name.as_ref().is_none_or(|n| *n == b.name)
+        });
+        Ok(opts.apply(v, |b| b.id))
+    }
+
+    /// Changes a bucket's name, description, retention or shard group duration (keeping the
+    /// catalogue's retention policy in step). System buckets cannot be renamed.
+    pub fn update_bucket(&self, id: Id, upd: BucketUpdate) -> Result<Bucket> {
+        self.update(|t| {
+            let mut b: Bucket = get_json(t, schema::BUCKETS, &id.encode(), Kind::Bucket)?;
+            if let Some(n) = &upd.name {
+                if *n != b.name {
+                    if b.bucket_type == BucketType::System {
+                        return Err(Error::Invalid("system buckets cannot be renamed".into()));
+                    }
+                    validate_bucket_name(n, false)?;
+                    if t.get(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, n))
+                        .is_some()
+                    {
+                        return Err(Error::Conflict(format!(
+                            "bucket with name {n} already exists"
+                        )));
+                    }
+                    t.delete(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, &b.name));
+                    t.put(
+                        schema::BUCKET_INDEX,
+                        bucket_index_key(b.org_id, n),
+                        id.encode().to_vec(),
+                    );
+                    b.name = n.clone();
+                }
+            }
+            if let Some(d) = &upd.description {
+                b.description = d.clone();
+            }
+            if let Some(r) = upd.retention_period_ns {
+                b.retention_period_ns = r;
+            }
+            if let Some(s) = upd.shard_group_duration_ns {
+                b.shard_group_duration_ns = if s == 0 {
+                    default_shard_group_duration(b.retention_period_ns)
+                } else {
+                    s
+                };
+            }
+            validate_retention(b.retention_period_ns, b.shard_group_duration_ns)?;
+            b.updated_at = Time::now();
+            t.put(schema::BUCKETS, id.encode().to_vec(), to_go_json(&b));
+            let mut data = tx_catalog(t)?;
+            let name = b.id.to_string();
+            match data.database_mut(&name) {
+                Some(db) => {
+                    if let Some(rp) = db.default_rp_mut() {
+                        rp.duration = b.retention_period_ns;
+                        rp.shard_group_duration = b.shard_group_duration_ns;
+                    }
+                }
+                None => data.databases.push(DatabaseInfo::for_bucket(
+                    name,
+                    b.retention_period_ns,
+                    b.shard_group_duration_ns,
+                )),
+            }
+            data.index += 1;
+            t.put(catalog::BUCKET, catalog::KEY, data.encode_bytes());
+            Ok(b)
+        })
+    }
+
+    /// Deletes a bucket, its catalogue database, URMs on it and its DBRP mappings.
+    pub fn delete_bucket(&self, id: Id) -> Result<()> {
+        self.update(|t| tx_delete_bucket(t, id))
+    }
+
+    // ------------------------------------------------------------------ users
+
+    /// Creates an active user. [`Error::Conflict`] if the name is taken.
+    pub fn create_user(&self, name: &str) -> Result<User> {
+        self.update(|t| tx_create_user(t, name, Status::Active))
+    }
+
+    /// The user with this ID.
+    pub fn get_user(&self, id: Id) -> Result<User> {
+        get_json(&self.view(), schema::USERS, &id.encode(), Kind::User)
+    }
+
+    /// The user with this name.
+    pub fn find_user_by_name(&self, name: &str) -> Result<User> {
+        let t = self.view();
+        let id = t
+            .get(schema::USER_INDEX, name.as_bytes())
+            .ok_or(Error::not_found(Kind::User))?;
+        get_json(&t, schema::USERS, id, Kind::User)
+    }
+
+    /// Users matching `filter`, in ID order, paged by `opts`.
+    pub fn list_users(&self, filter: &UserFilter, opts: &FindOptions) -> Result<Vec<User>> {
+        let mut v: Vec<User> = all_json(&self.view(), schema::USERS)?;
+        v.retain(|u| {
+            filter.id.is_none_or(|i| i == u.id) && filter.name.as_ref().is_none_or(|n| *n == u.name)
+        });
+        Ok(opts.apply(v, |u| u.id))
+    }
+
+    /// Renames a user and/or changes its status.
+    pub fn update_user(&self, id: Id, name: Option<&str>, status: Option<Status>) -> Result<User> {
+        self.update(|t| {
+            let mut u: User = get_json(t, schema::USERS, &id.encode(), Kind::User)?;
+            if let Some(n) = name {
+                if n.trim().is_empty() {
+                    return Err(Error::Invalid("username is empty".into()));
+                }
+                if n != u.name {
+                    if t.get(schema::USER_INDEX, n.as_bytes()).is_some() {
+                        return Err(Error::Conflict(format!(
+                            "user with name {n} already exists"
+                        )));
+                    }
+                    t.delete(schema::USER_INDEX, u.name.as_bytes());
+                    t.put(
+                        schema::USER_INDEX,
+                        n.as_bytes().to_vec(),
+                        id.encode().to_vec(),
+                    );
+                    u.name = n.to_string();
+                }
+            }
+            if let Some(s) = status {
+                u.status = s;
+            }
+            t.put(schema::USERS, id.encode().to_vec(), to_go_json(&u));
+            Ok(u)
+        })
+    }
+
+    /// Deletes a user with its password, URMs and authorizations.
+    pub fn delete_user(&self, id: Id) -> Result<()> {
+        self.update(|t| {
+            let u: User = get_json(t, schema::USERS, &id.encode(), Kind::User)?;
+            for m in tx_urms(
+                t,
+                &UrmFilter {
+                    user_id: Some(id),
+                    ..Default::default()
+                },
+            )? {
+                tx_delete_urm(t, m.resource_id, m.user_id);
+            }
+            let auths: Vec<Authorization> = all_json(t, schema::AUTHS)?;
+            for a in auths.iter().filter(|a| a.user_id == Some(id)) {
+                tx_delete_auth(t, a.id)?;
+            }
+            t.delete(schema::PASSWORDS, &id.encode());
+            t.delete(schema::USER_INDEX, u.name.as_bytes());
+            t.delete(schema::USERS, &id.encode());
+            Ok(())
+        })
+    }
+
+    /// Sets a user's password (bcrypt, cost 10). [`Error::Invalid`] if shorter than 8 chars.
+    pub fn set_password(&self, user_id: Id, password: &str) -> Result<()> {
+        self.get_user(user_id)?;
+        let h = hash_password(password)?;
+        self.update(|t| {
+            if t.get(schema::USERS, &user_id.encode()).is_none() {
+                return Err(Error::not_found(Kind::User));
+            }
+            t.put(schema::PASSWORDS, user_id.encode().to_vec(), h.into_bytes());
+            Ok(())
+        })
+    }
+
+    /// Checks a user's password. [`Error::Unauthorized`] if it does not match or the user has
+    /// none; [`Error::NotFound`] if the user does not exist.
+    pub fn verify_password(&self, user_id: Id, password: &str) -> Result<()> {
+        let t = self.view();
+        if t.get(schema::USERS, &user_id.encode()).is_none() {
+            return Err(Error::not_found(Kind::User));
+        }
+        let bad = || Error::Unauthorized("your username or password is incorrect".into());
+        let h = t
+            .get(schema::PASSWORDS, &user_id.encode())
+            .ok_or_else(bad)?;
+        let h = std::str::from_utf8(h).map_err(|_| bad())?;
+        match bcrypt::verify(password, h) {
+            Ok(true) => Ok(()),
+            _ => Err(bad()),
+        }
+    }
+
+    /// Sign-in check: the active user `name` whose password is `password`, else
+    /// [`Error::Unauthorized`].
+    pub fn authenticate(&self, name: &str, password: &str) -> Result<User> {
+        let bad = || Error::Unauthorized("your username or password is incorrect".into());
+        let u = self.find_user_by_name(name).map_err(|_| bad())?;
+        if u.status != Status::Active {
+            return Err(Error::Unauthorized("user is inactive".into()));
+        }
+        self.verify_password(u.id, password).map_err(|_| bad())?;
+        Ok(u)
+    }
+
+    // ------------------------------------------------------------------ authorizations
+
+    /// Creates an authorization: the org (and user, if given) must exist, at least one permission
+    /// is required, and the token is `req.token` or 64 random bytes in padded base64url.
+    /// [`Error::Conflict`] if the token already exists.
+    pub fn create_authorization(&self, req: AuthorizationCreate) -> Result<Authorization> {
+        self.update(|t| tx_create_auth(t, req))
+    }
+
+    /// The authorization carrying `token`: by the clear-token index, else by matching
+    /// `hashedToken` entries of InfluxDB ≥ 2.8 stores.
+    pub fn find_authorization_by_token(&self, token: &str) -> Result<Authorization> {
+        let t = self.view();
+        if let Some(id) = t.get(schema::AUTH_INDEX, token.as_bytes()) {
+            return get_json(&t, schema::AUTHS, id, Kind::Authorization);
+        }
+        if token.is_empty() {
+            return Err(Error::not_found(Kind::Authorization));
+        }
+        for (_, v) in t.iter(schema::AUTHS) {
+            let a: Authorization = from_json(schema::AUTHS, v)?;
+            if !a.hashed_token.is_empty() && hashed_token_matches(&a.hashed_token, token) {
+                return Ok(a);
+            }
+        }
+        Err(Error::not_found(Kind::Authorization))
+    }
+
+    /// The authorization with this ID.
+    pub fn get_authorization(&self, id: Id) -> Result<Authorization> {
+        get_json(
+            &self.view(),
+            schema::AUTHS,
+            &id.encode(),
+            Kind::Authorization,
+        )
+    }
+
+    /// Authorizations matching `filter` in ID order. Filters naming an unknown user or org are
+    /// [`Error::NotFound`].
+    pub fn list_authorizations(&self, filter: &AuthorizationFilter) -> Result<Vec<Authorization>> {
+        let t = self.view();
+        let user = match &filter.user {
+            Some(n) => Some(id_from(
+                t.get(schema::USER_INDEX, n.as_bytes())
+                    .ok_or(Error::not_found(Kind::User))?,
+            )?),
+            None => None,
+        };
+        let org = match &filter.org {
+            Some(n) => Some(id_from(
+                t.get(schema::ORG_INDEX, n.trim().as_bytes())
+                    .ok_or(Error::not_found(Kind::Organization))?,
+            )?),
+            None => None,
+        };
+        let mut v: Vec<Authorization> = all_json(&t, schema::AUTHS)?;
+        v.retain(|a| {
+            filter.id.is_none_or(|i| i == a.id)
+                && filter
+                    .token
+                    .as_ref()
+                    .is_none_or(|tok| a.token == *tok || hashed_token_matches(&a.hashed_token, tok))
+                && filter.user_id.is_none_or(|u| a.user_id == Some(u))
+                && user.is_none_or(|u| a.user_id == Some(u))
+                && filter.org_id.is_none_or(|o| a.org_id == o)
+                && org.is_none_or(|o| a.org_id == o)
+        });
+        v.sort_by_key(|a| a.id);
+        Ok(v)
+    }
+
+    /// Changes an authorization's status and/or description.
+    pub fn update_authorization(&self, id: Id, upd: AuthorizationUpdate) -> Result<Authorization> {
+        self.update(|t| {
+            let mut a: Authorization =
+                get_json(t, schema::AUTHS, &id.encode(), Kind::Authorization)?;
+            if let Some(s) = upd.status {
+                a.status = s;
+            }
+            if let Some(d) = upd.description {
+                a.description = d;
+            }
+            a.updated_at = Time::now();
+            t.put(schema::AUTHS, id.encode().to_vec(), to_go_json(&a));
+            Ok(a)
+        })
+    }
+
+    /// Deletes an authorization and its index entries.
+    pub fn delete_authorization(&self, id: Id) -> Result<()> {
+        self.update(|t| tx_delete_auth(t, id))
+    }
+
+    // ------------------------------------------------------------------ URMs
+
+    /// Creates a user-resource mapping. [`Error::Conflict`] if the user is already mapped to the
+    /// resource; the user must exist.
+    pub fn create_urm(&self, m: UserResourceMapping) -> Result<UserResourceMapping> {
+        self.update(|t| {
+            if t.get(schema::USERS, &m.user_id.encode()).is_none() {
+                return Err(Error::not_found(Kind::User));
+            }
+            tx_create_urm(t, &m)?;
+            Ok(m)
+        })
+    }
+
+    /// URMs matching `filter`, in key order (resource ID, then user ID).
+    pub fn list_urms(&self, filter: &UrmFilter) -> Result<Vec<UserResourceMapping>> {
+        tx_urms(&self.view(), filter)
+    }
+
+    /// Deletes the mapping of `user_id` to `resource_id`.
+    pub fn delete_urm(&self, resource_id: Id, user_id: Id) -> Result<()> {
+        self.update(|t| {
+            if t.get(schema::URMS, &urm_key(resource_id, user_id))
+                .is_none()
+            {
+                return Err(Error::not_found(Kind::UserResourceMapping));
+            }
+            tx_delete_urm(t, resource_id, user_id);
+            Ok(())
+        })
+    }
+
+    // ------------------------------------------------------------------ DBRP mappings
+
+    /// Creates a physical DBRP mapping. The bucket must exist in the org; (org, database, rp)
+    /// must be unique ([`Error::Conflict`]). The first mapping of a database becomes its default;
+    /// a new default replaces the old one.
+    pub fn create_dbrp(&self, req: DbrpCreate) -> Result<DbrpMapping> {
+        let org_id = req
+            .org_id
+            .ok_or_else(|| Error::Invalid("organizationID is required".into()))?;
+        let bucket_id = req
+            .bucket_id
+            .ok_or_else(|| Error::Invalid("bucketID is required".into()))?;
+        if req.database.is_empty() {
+            return Err(Error::Invalid(
+                "database must contain at least one character".into(),
+            ));
+        }
+        if req.retention_policy.is_empty() {
+            return Err(Error::Invalid(
+                "retentionPolicy must contain at least one character".into(),
+            ));
+        }
+        self.update(|t| {
+            let b: Bucket = get_json(t, schema::BUCKETS, &bucket_id.encode(), Kind::Bucket)?;
+            if b.org_id != org_id {
+                return Err(Error::not_found(Kind::Bucket));
+            }
+            let fk = dbrp_fk(org_id, &req.database);
+            for (_, id) in t.prefix(schema::DBRP_BY_ORG_DB, &[fk.as_slice(), b"/"].concat()) {
+                let m: DbrpMapping = get_json(t, schema::DBRPS, id, Kind::Dbrp)?;
+                if m.retention_policy == req.retention_policy && m.database == req.database {
+                    return Err(Error::Conflict(
+                        "another DBRP mapping with same orgID, db, and rp exists".into(),
+                    ));
+                }
+            }
+            let id = Id::generate();
+            let has_default = t.get(schema::DBRP_DEFAULT, &fk).is_some();
+            let m = DbrpMapping {
+                id,
+                database: req.database.clone(),
+                retention_policy: req.retention_policy.clone(),
+                default: req.default || !has_default,
+                r#virtual: false,
+                org_id,
+                bucket_id,
+            };
+            t.put(
+                schema::DBRP_BY_ORG_DB,
+                [fk.as_slice(), b"/", &id.encode()].concat(),
+                id.encode().to_vec(),
+            );
+            t.put(
+                schema::DBRP_BY_ORG,
+                [&org_id.encode()[..], b"/", &id.encode()].concat(),
+                id.encode().to_vec(),
+            );
+            t.put(schema::DBRPS, id.encode().to_vec(), to_go_json(&m));
+            if m.default {
+                tx_set_default_dbrp(t, &fk, id)?;
+            }
+            Ok(m)
+        })
+    }
+
+    /// The mapping with this ID: a physical one, else the virtual mapping of the bucket with this
+    /// ID (in `org_id` when given).
+    pub fn get_dbrp(&self, org_id: Option<Id>, id: Id) -> Result<DbrpMapping> {
+        let v = self.list_dbrps(&DbrpFilter {
+            id: Some(id),
+            org_id,
+            ..Default::default()
+        })?;
+        v.into_iter().next().ok_or(Error::not_found(Kind::Dbrp))
+    }
+
+    /// Mappings matching `filter`: physical ones (with `default` from the default index) in ID
+    /// order, then one virtual mapping per bucket (database/rp from the bucket name `db/rp` or
+    /// `name`/`autogen`, ID = bucket ID, default unless a physical mapping targets the bucket).
+    pub fn list_dbrps(&self, filter: &DbrpFilter) -> Result<Vec<DbrpMapping>> {
+        let t = self.view();
+        let mut phys: Vec<DbrpMapping> = all_json(&t, schema::DBRPS)?;
+        for m in &mut phys {
+            m.default = t
+                .get(schema::DBRP_DEFAULT, &dbrp_fk(m.org_id, &m.database))
+                .map(|v| v == m.id.encode())
+                .unwrap_or(false);
+        }
+        let matches = |m: &DbrpMapping| {
+            filter.id.is_none_or(|i| i == m.id)
+                && filter.org_id.is_none_or(|i| i == m.org_id)
+                && filter.bucket_id.is_none_or(|i| i == m.bucket_id)
+                && filter.database.as_ref().is_none_or(|d| *d == m.database)
+                && filter
+                    .retention_policy
+                    .as_ref()
+                    .is_none_or(|r| *r == m.retention_policy)
+                && filter.default.is_none_or(|d| d == m.default)
+                && filter.r#virtual.is_none_or(|v| v == m.r#virtual)
+        };
+        let buckets: Vec<Bucket> = all_json(&t, schema::BUCKETS)?;
+        let mut out: Vec<DbrpMapping> = phys.iter().filter(|m| matches(m)).cloned().collect();
+        for b in buckets {
+            let (database, retention_policy) = parse_dbrp(&b.name);
+            let v = DbrpMapping {
+                id: b.id,
+                database,
+                retention_policy,
+                default: !phys.iter().any(|m| m.bucket_id == b.id),
+                r#virtual: true,
+                org_id: b.org_id,
+                bucket_id: b.id,
+            };
+            if matches(&v) {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Changes a physical mapping's retention policy name and/or default flag (InfluxDB's rules:
+    /// setting default moves the default here; unsetting it moves it to the first other mapping of
+    /// the database, if any).
+    pub fn update_dbrp(&self, org_id: Id, id: Id, upd: DbrpUpdate) -> Result<DbrpMapping> {
+        self.update(|t| {
+            let mut m: DbrpMapping = get_json(t, schema::DBRPS, &id.encode(), Kind::Dbrp)?;
+            if m.org_id != org_id {
+                return Err(Error::not_found(Kind::Dbrp));
+            }
+            let fk = dbrp_fk(m.org_id, &m.database);
+            let was_default = t.get(schema::DBRP_DEFAULT, &fk) == Some(&id.encode()[..]);
+            if let Some(rp) = &upd.retention_policy {
+                if rp.is_empty() {
+                    return Err(Error::Invalid(
+                        "retentionPolicy must contain at least one character".into(),
+                    ));
+                }
+                for (_, oid) in t.prefix(schema::DBRP_BY_ORG_DB, &[fk.as_slice(), b"/"].concat()) {
+                    if oid == id.encode() {
+                        continue;
+                    }
+                    let o: DbrpMapping = get_json(t, schema::DBRPS, oid, Kind::Dbrp)?;
+                    if o.retention_policy == *rp && o.database == m.database {
+                        return Err(Error::Conflict(
+                            "another DBRP mapping with same orgID, db, and rp exists".into(),
+                        ));
+                    }
+                }
+                m.retention_policy = rp.clone();
+            }
+            m.default = upd.default.unwrap_or(was_default);
+            t.put(schema::DBRPS, id.encode().to_vec(), to_go_json(&m));
+            if m.default {
+                tx_set_default_dbrp(t, &fk, id)?;
+            } else if was_default {
+                if let Some(first) = tx_first_dbrp_but(t, &fk, id) {
+                    tx_set_default_dbrp(t, &fk, first)?;
+                } else {
+                    m.default = true;
+                }
+            }
+            Ok(m)
+        })
+    }
+
+    /// Deletes a physical mapping (a missing one is not an error, as in InfluxDB). Deleting the
+    /// default makes the first remaining mapping of the database the default.
+    pub fn delete_dbrp(&self, org_id: Id, id: Id) -> Result<()> {
+        self.update(|t| {
+            let Some(v) = t.get(schema::DBRPS, &id.encode()) else {
+                return Ok(());
+            };
+            let m: DbrpMapping = from_json(schema::DBRPS, v)?;
+            if m.org_id != org_id {
+                return Ok(());
+            }
+            tx_delete_dbrp(t, &m)
+        })
+    }
+
+    // ------------------------------------------------------------------ shard catalogue
+
+    /// The whole `meta.db` catalogue.
+    pub fn catalog(&self) -> Result<Data> {
+        tx_catalog(&self.view())
+    }
+
+    /// Ensures the catalogue has a database for `bucket` (retention policy `autogen` with the
+    /// bucket's durations). Buckets created through this store already have one.
+    pub fn create_bucket_database(&self, bucket: &Bucket) -> Result<DatabaseInfo> {
+        if let Ok(db) = self.database_info(bucket.id) {
+            return Ok(db);
+        }
+        self.update(|t| {
+            let mut data = tx_catalog(t)?;
+            let db = tx_add_database(&mut data, bucket);
+            t.put(catalog::BUCKET, catalog::KEY, data.encode_bytes());
+            Ok(db)
+        })
+    }
+
+    /// The catalogue database of a bucket.
+    pub fn database_info(&self, bucket_id: Id) -> Result<DatabaseInfo> {
+        tx_catalog(&self.view())?
+            .database(&bucket_id.to_string())
+            .cloned()
+            .ok_or(Error::not_found(Kind::Database))
+    }
+
+    /// The live (not deleted) shard groups of a bucket, in start-time order.
+    pub fn shard_groups(&self, bucket_id: Id) -> Result<Vec<ShardGroupInfo>> {
+        let db = self.database_info(bucket_id)?;
+        Ok(db
+            .default_rp()
+            .map(|rp| {
+                rp.shard_groups
+                    .iter()
+                    .filter(|g| !g.deleted())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The shard group of a bucket covering `timestamp_ns`, created if missing (start = time
+    /// truncated to the group duration as Go's `time.Truncate`, end = start + duration, one shard;
+    /// IDs from `MaxShardGroupID`/`MaxShardID`; `Index` incremented). Storage maps a point to
+    /// `group.shards[0].id`.
+    pub fn shard_group_for(&self, bucket_id: Id, timestamp_ns: i64) -> Result<ShardGroupInfo> {
+        let find = |data: &Data| -> Result<Option<ShardGroupInfo>> {
+            let db = data
+                .database(&bucket_id.to_string())
+                .ok_or(Error::not_found(Kind::Database))?;
+            Ok(db.default_rp().and_then(|rp| {
+                rp.shard_groups
+                    .iter()
+                    .find(|g| !g.deleted() && g.contains(timestamp_ns))
+                    .cloned()
+            }))
+        };
+        if let Some(g) = find(&tx_catalog(&self.view())?)? {
+            return Ok(g);
+        }
+        self.update(|t| {
+            let mut data = tx_catalog(t)?;
+            if let Some(g) = find(&data)? {
+                return Ok(g);
+            }
+            let next_group = data.max_shard_group_id + 1;
+            let next_shard = data.max_shard_id + 1;
+            let db = data
+                .database_mut(&bucket_id.to_string())
+                .ok_or(Error::not_found(Kind::Database))?;
+            let rp = db
+                .default_rp_mut()
+                .ok_or_else(|| Error::corrupt("database has no default retention policy"))?;
+            let d = if rp.shard_group_duration > 0 {
+                rp.shard_group_duration
+            } else {
+                default_shard_group_duration(rp.duration)
+            };
+            let start = catalog::truncate(timestamp_ns, d);
+            let end = start.saturating_add(d);
+            let g = ShardGroupInfo {
+                id: next_group,
+                start_time: start,
+                end_time: end,
+                deleted_at: 0,
+                shards: vec![ShardInfo {
+                    id: next_shard,
+                    owner_ids: Vec::new(),
+                    owners: Vec::new(),
+                }],
+                truncated_at: None,
+            };
+            rp.shard_groups.push(g.clone());
+            rp.shard_groups.sort_by_key(|g| (g.start_time, g.id));
+            data.max_shard_group_id = next_group;
+            data.max_shard_id = next_shard;
+            data.index += 1;
+            t.put(catalog::BUCKET, catalog::KEY, data.encode_bytes());
+            Ok(g)
+        })
+    }
+
+    /// Marks a shard group of a bucket deleted (`DeletedAt` = now), as InfluxDB's retention
+    /// enforcement and shard deletion do.
+    pub fn delete_shard_group(&self, bucket_id: Id, group_id: u64) -> Result<()> {
+        self.update(|t| {
+            let mut data = tx_catalog(t)?;
+            let db = data
+                .database_mut(&bucket_id.to_string())
+                .ok_or(Error::not_found(Kind::Database))?;
+            let g = db
+                .retention_policies
+                .iter_mut()
+                .flat_map(|rp| rp.shard_groups.iter_mut())
+                .find(|g| g.id == group_id && !g.deleted())
+                .ok_or(Error::not_found(Kind::ShardGroup))?;
+            g.deleted_at = i64::try_from(Time::now().unix_nanos()).unwrap_or(i64::MAX);
+            data.index += 1;
+            t.put(catalog::BUCKET, catalog::KEY, data.encode_bytes());
+            Ok(())
+        })
+    }
+
+    /// Replaces a bucket's catalogue database with `info` (restore of `/restore/bucketMetadata`):
+    /// the database is renamed to the bucket ID and every shard group and shard gets a new ID
+    /// from the counters. Returns the `(old shard ID, new shard ID)` pairs.
+    pub fn replace_database_info(
+        &self,
+        bucket_id: Id,
+        mut info: DatabaseInfo,
+    ) -> Result<Vec<(u64, u64)>> {
+        self.update(|t| {
+            let mut data = tx_catalog(t)?;
+            let mut map = Vec::new();
+            info.name = bucket_id.to_string();
+            for rp in &mut info.retention_policies {
+                for g in &mut rp.shard_groups {
+                    data.max_shard_group_id += 1;
+                    g.id = data.max_shard_group_id;
+                    for s in &mut g.shards {
+                        data.max_shard_id += 1;
+                        map.push((s.id, data.max_shard_id));
+                        s.id = data.max_shard_id;
+                    }
+                }
+            }
+            data.databases.retain(|d| d.name != info.name);
+            data.databases.push(info);
+            data.index += 1;
+            t.put(catalog::BUCKET, catalog::KEY, data.encode_bytes());
+            Ok(map)
+        })
+    }
+
+    // ------------------------------------------------------------------ backup
+
+    /// Writes a consistent copy of the KV store as a bolt file (what bbolt's `Tx.WriteTo` gives
+    /// InfluxDB's `/api/v2/backup/kv`): meta pages with the current txid and txid−1, then the
+    /// tree.
+    pub fn backup_kv(&self, mut w: impl std::io::Write) -> Result<()> {
+        let img = {
+            let kv = lock(&self.inner.kv);
+            kv.image(&self.view())?
+        };
+        w.write_all(&img)?;
+        Ok(())
+    }
+
+    /// Writes a consistent copy of the SQL store to the file `dest` (SQLite online backup).
+    pub fn backup_sql(&self, dest: &Path) -> Result<()> {
+        lock(&self.inner.sql).backup_to(dest)
+    }
+
+    /// Replaces the whole KV store with the bolt file `bytes` (as `/api/v2/restore/kv`): it must
+    /// decode and carry a known migration list; it is then committed as the next version.
+    pub fn restore_kv(&self, bytes: &[u8]) -> Result<()> {
+        let mut root = crate::bolt::read(bytes)?.root;
+        check_migrations(&mut root)?;
+        self.update(|t| {
+            *t = root;
+            Ok(())
+        })
+    }
+
+    /// Replaces the SQL store with the SQLite file at `src` (as `/api/v2/restore/sql`).
+    pub fn restore_sql(&self, src: &Path) -> Result<()> {
+        lock(&self.inner.sql).restore_from(src)
+    }
+
+    /// Runs `f` with the SQLite connection (for features stored there: notebooks, annotations,
+    /// remotes, replications).
+    pub fn with_sql<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        f(lock(&self.inner.sql).connection())
+    }
+}
+
+// ---------------------------------------------------------------------- in-transaction helpers
+
+fn tx_catalog(t: &Tree) -> Result<Data> {
+    match t.get(catalog::BUCKET, catalog::KEY) {
+        Some(b) => Data::decode_bytes(b),
+        None => Ok(Data {
+            index: 1,
+            ..Default::default()
+        }),
+    }
+}
+
+fn tx_add_database(data: &mut Data, b: &Bucket) -> DatabaseInfo {
+    let name = b.id.to_string();
+    data.databases.retain(|d| d.name != name);
+    let db = DatabaseInfo::for_bucket(name, b.retention_period_ns, b.shard_group_duration_ns);
+    data.databases.push(db.clone());
+    data.index += 1;
+    db
+}
+
+fn tx_create_user(t: &mut Tree, name: &str, status: Status) -> Result<User> {
+    if name.trim().is_empty() {
+        return Err(Error::Invalid("username is empty".into()));
+    }
+    if t.get(schema::USER_INDEX, name.as_bytes()).is_some() {
+        return Err(Error::Conflict(format!(
+            "user with name {name} already exists"
+        )));
+    }
+    let mut id = Id::generate();
+    while t.get(schema::USERS, &id.encode()).is_some() {
+        id = Id::generate();
+    }
+    let u = User {
+        id,
+        name: name.to_string(),
+        oauth_id: String::new(),
+        status,
+    };
+    t.put(schema::USERS, id.encode().to_vec(), to_go_json(&u));
+    t.put(
+        schema::USER_INDEX,
+        name.as_bytes().to_vec(),
+        id.encode().to_vec(),
+    );
+    Ok(u)
+}
+
+fn tx_create_org(
+    t: &mut Tree,
+    name: &str,
+    description: &str,
+    creator: Option<Id>,
+) -> Result<Organization> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::Invalid("org name is empty".into()));
+    }
+    if t.get(schema::ORG_INDEX, name.as_bytes()).is_some() {
+        return Err(Error::Conflict(format!(
+            "organization with name {name} already exists"
+        )));
+    }
+    let mut id = Id::random();
+    while t.get(schema::ORGS, &id.encode()).is_some() {
+        id = Id::random();
+    }
+    let now = Time::now();
+    let org = Organization {
+        id,
+        name: name.to_string(),
+        description: description.to_string(),
+        created_at: now,
+        updated_at: now,
+    };
+    t.put(schema::ORGS, id.encode().to_vec(), to_go_json(&org));
+    t.put(
+        schema::ORG_INDEX,
+        name.as_bytes().to_vec(),
+        id.encode().to_vec(),
+    );
+    for (bname, desc, retention) in [
+        ("_tasks", "System bucket for task logs", 72 * HOUR_NS),
+        (
+            "_monitoring",
+            "System bucket for monitoring logs",
+            7 * DAY_NS,
+        ),
+    ] {
+        tx_create_bucket(
+            t,
+            BucketCreate {
+                org_id: Some(id),
+                name: bname.to_string(),
+                description: desc.to_string(),
+                retention_period_ns: retention,
+                shard_group_duration_ns: DAY_NS,
+                rp: String::new(),
+                bucket_type: BucketType::System,
+            },
+        )?;
+    }
+    if let Some(user) = creator {
+        tx_create_urm(
+            t,
+            &UserResourceMapping {
+                user_id: user,
+                user_type: UserType::Owner,
+                mapping_type: MappingType::User,
+                resource_type: ResourceType::Orgs,
+                resource_id: id,
+            },
+        )?;
+    }
+    Ok(org)
+}
+
+fn tx_create_bucket(t: &mut Tree, req: BucketCreate) -> Result<Bucket> {
+    let org_id = req
+        .org_id
+        .ok_or_else(|| Error::Invalid("organization ID is required".into()))?;
+    if t.get(schema::ORGS, &org_id.encode()).is_none() {
+        return Err(Error::not_found(Kind::Organization));
+    }
+    validate_bucket_name(&req.name, req.bucket_type == BucketType::System)?;
+    let sgd = if req.shard_group_duration_ns == 0 {
+        default_shard_group_duration(req.retention_period_ns)
+    } else {
+        req.shard_group_duration_ns
+    };
+    validate_retention(req.retention_period_ns, req.shard_group_duration_ns)?;
+    let ik = bucket_index_key(org_id, &req.name);
+    if t.get(schema::BUCKET_INDEX, &ik).is_some() {
+        return Err(Error::Conflict(format!(
+            "bucket with name {} already exists",
+            req.name
+        )));
+    }
+    let mut id = Id::random();
+    while t.get(schema::BUCKETS, &id.encode()).is_some() {
+        id = Id::random();
+    }
+    let now = Time::now();
+    let b = Bucket {
+        id,
+        org_id,
+        bucket_type: req.bucket_type,
+        name: req.name,
+        description: req.description,
+        retention_policy_name: req.rp,
+        retention_period_ns: req.retention_period_ns,
+        shard_group_duration_ns: sgd,
+        created_at: now,
+        updated_at: now,
+    };
+    t.put(schema::BUCKETS, id.encode().to_vec(), to_go_json(&b));
+    t.put(schema::BUCKET_INDEX, ik, id.encode().to_vec());
+    let mut data = tx_catalog(t)?;
+    tx_add_database(&mut data, &b);
+    t.put(catalog::BUCKET, catalog::KEY, data.encode_bytes());
+    Ok(b)
+}
+
+fn tx_delete_bucket(t: &mut Tree, id: Id) -> Result<()> {
+    let b: Bucket = get_json(t, schema::BUCKETS, &id.encode(), Kind::Bucket)?;
+    t.delete(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, &b.name));
+    t.delete(schema::BUCKETS, &id.encode());
+    for m in tx_urms(
+        t,
+        &UrmFilter {
+            resource_id: Some(id),
+            ..Default::default()
+        },
+    )? {
+        tx_delete_urm(t, m.resource_id, m.user_id);
+    }
+    let dbrps: Vec<DbrpMapping> = all_json(t, schema::DBRPS)?;
+    for d in dbrps.iter().filter(|d| d.bucket_id == id) {
+        tx_delete_dbrp(t, d)?;
+    }
+    let mut data = tx_catalog(t)?;
+    let name = id.to_string();
+    let before = data.databases.len();
+    data.databases.retain(|d| d.name != name);
+    if data.databases.len() != before {
+        data.index += 1;
+        t.put(catalog::BUCKET, catalog::KEY, data.encode_bytes());
+    }
+    Ok(())
+}
+
+fn tx_create_urm(t: &mut Tree, m: &UserResourceMapping) -> Result<()> {
+    let k = urm_key(m.resource_id, m.user_id);
+    if t.get(schema::URMS, &k).is_some() {
+        return Err(Error::Conflict(format!(
+            "Unexpected error when assigning user to a resource: mapping for user {} already exists",
+            m.user_id
+        )));
+    }
+    t.put(schema::URMS, k.clone(), to_go_json(m));
+    t.put(
+        schema::URM_BY_USER,
+        urm_by_user_key(m.resource_id, m.user_id),
+        k,
+    );
+    Ok(())
+}
+
+fn tx_delete_urm(t: &mut Tree, resource: Id, user: Id) {
+    t.delete(schema::URMS, &urm_key(resource, user));
+    t.delete(schema::URM_BY_USER, &urm_by_user_key(resource, user));
+}
+
+fn tx_urms(t: &Tree, f: &UrmFilter) -> Result<Vec<UserResourceMapping>> {
+    let all: Vec<UserResourceMapping> = match f.resource_id {
+        Some(r) => t
+            .prefix(schema::URMS, &r.encode())
+            .map(|(_, v)| from_json(schema::URMS, v))
+            .collect::<Result<_>>()?,
+        None => all_json(t, schema::URMS)?,
+    };
+    Ok(all
+        .into_iter()
+        .filter(|m| {
+            f.resource_id.is_none_or(|r| r == m.resource_id)
+                && f.resource_type.is_none_or(|r| r == m.resource_type)
+                && f.user_id.is_none_or(|u| u == m.user_id)
+                && f.user_type.is_none_or(|u| u == m.user_type)
+        })
+        .collect())
+}
+
+fn tx_create_auth(t: &mut Tree, req: AuthorizationCreate) -> Result<Authorization> {
+    let org_id = req
+        .org_id
+        .ok_or_else(|| Error::Invalid("org ID is required".into()))?;
+    if t.get(schema::ORGS, &org_id.encode()).is_none() {
+        return Err(Error::not_found(Kind::Organization));
+    }
+    if let Some(u) = req.user_id {
+        if t.get(schema::USERS, &u.encode()).is_none() {
+            return Err(Error::not_found(Kind::User));
+        }
+    }
+    if req.permissions.is_empty() {
+        return Err(Error::Invalid(
+            "authorization must have at least one permission".into(),
+        ));
+    }
+    let token = match req.token {
+        Some(tok) if !tok.is_empty() => tok,
+        _ => generate_token(),
+    };
+    if t.get(schema::AUTH_INDEX, token.as_bytes()).is_some() {
+        return Err(Error::Conflict("token already exists".into()));
+    }
+    let mut id = Id::generate();
+    while t.get(schema::AUTHS, &id.encode()).is_some() {
+        id = Id::generate();
+    }
+    let now = Time::now();
+    let a = Authorization {
+        id,
+        token: token.clone(),
+        hashed_token: String::new(),
+        status: req.status,
+        description: req.description,
+        org_id,
+        user_id: req.user_id,
+        permissions: req.permissions,
+        created_at: now,
+        updated_at: now,
+    };
+    t.put(schema::AUTHS, id.encode().to_vec(), to_go_json(&a));
+    t.put(schema::AUTH_INDEX, token.into_bytes(), id.encode().to_vec());
+    Ok(a)
+}
+
+fn tx_delete_auth(t: &mut Tree, id: Id) -> Result<()> {
+    let a: Authorization = get_json(t, schema::AUTHS, &id.encode(), Kind::Authorization)?;
+    if !a.token.is_empty() {
+        t.delete(schema::AUTH_INDEX, a.token.as_bytes());
+    }
+    if !a.hashed_token.is_empty() && t.bucket(schema::AUTH_HASHED_INDEX).is_some() {
+        t.delete(schema::AUTH_HASHED_INDEX, a.hashed_token.as_bytes());
+    }
+    t.delete(schema::AUTHS, &id.encode());
+    Ok(())
+}
+
+fn tx_set_default_dbrp(t: &mut Tree, fk: &[u8], id: Id) -> Result<()> {
+    if let Some(old) = t.get(schema::DBRP_DEFAULT, fk).map(|v| v.to_vec()) {
+        if old != id.encode() {
+            if let Some(v) = t.get(schema::DBRPS, &old) {
+                let mut m: DbrpMapping = from_json(schema::DBRPS, v)?;
+                m.default = false;
+                t.put(schema::DBRPS, old, to_go_json(&m));
+            }
+        }
+    }
+    t.put(schema::DBRP_DEFAULT, fk.to_vec(), id.encode().to_vec());
+    Ok(())
+}
+
+fn tx_first_dbrp_but(t: &Tree, fk: &[u8], but: Id) -> Option<Id> {
+    let prefix = [fk, b"/"].concat();
+    t.prefix(schema::DBRP_BY_ORG_DB, &prefix)
+        .filter_map(|(_, v)| Id::decode(v).ok())
+        .find(|i| *i != but)
+}
+
+fn tx_delete_dbrp(t: &mut Tree, m: &DbrpMapping) -> Result<()> {
+    let fk = dbrp_fk(m.org_id, &m.database);
+    let was_default = t.get(schema::DBRP_DEFAULT, &fk) == Some(&m.id.encode()[..]);
+    t.delete(schema::DBRPS, &m.id.encode());
+    t.delete(
+        schema::DBRP_BY_ORG_DB,
+        &[fk.as_slice(), b"/", &m.id.encode()].concat(),
+    );
+    t.delete(
+        schema::DBRP_BY_ORG,
+        &[&m.org_id.encode()[..], b"/", &m.id.encode()].concat(),
+    );
+    if was_default {
+        match tx_first_dbrp_but(t, &fk, m.id) {
+            Some(first) => {
+                t.put(schema::DBRP_DEFAULT, fk, first.encode().to_vec());
+                if let Some(v) = t.get(schema::DBRPS, &first.encode()) {
+                    let mut o: DbrpMapping = from_json(schema::DBRPS, v)?;
+                    o.default = true;
+                    t.put(schema::DBRPS, first.encode().to_vec(), to_go_json(&o));
+                }
+            }
+            None => t.delete(schema::DBRP_DEFAULT, &fk),
+        }
+    }
+    Ok(())
+}
