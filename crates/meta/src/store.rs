@@ -1273,6 +1273,25 @@ impl MetaStore {
         })
     }
 
+    /// The raw `(key, value)` pairs of a top-level KV bucket, in key order (empty if the bucket
+    /// does not exist): for diagnostics, backups and tests.
+    pub fn raw_entries(&self, bucket: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.view()
+            .iter(bucket)
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect()
+    }
+
+    /// Names of the top-level KV buckets, in order.
+    pub fn raw_bucket_names(&self) -> Vec<String> {
+        self.view()
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e, crate::bolt::Entry::Bucket(_)))
+            .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+            .collect()
+    }
+
     // ------------------------------------------------------------------ backup
 
     /// Writes a consistent copy of the KV store as a bolt file (what bbolt's `Tx.WriteTo` gives
