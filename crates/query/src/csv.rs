@@ -1,0 +1,599 @@
+//! Annotated CSV, the body InfluxDB answers `POST /api/v2/query` with.
+//!
+//! Layout (as Flux's `csv` result encoder and its delimited multi-result encoder write it):
+//! * Lines end in CRLF; cells are quoted as Go's `encoding/csv` with `UseCRLF` does: a cell is
+//!   quoted (quotes doubled) when it holds the delimiter, `"`, CR or LF, starts with a Unicode
+//!   space, or is exactly `\.`; inside quotes a LF is written CRLF and a CR dropped.
+//! * Every line starts with an annotation cell (empty on data and header lines), then `result`,
+//!   then `table`, then the table's columns.
+//! * Per table a new *block* starts when the columns (names and types, in order) differ from the
+//!   previous table's, or when this or the previous table is empty. A block is an empty line
+//!   (unless it is the result's first), the annotation rows in dialect order (`#datatype`,
+//!   `#group`, `#default`), and the header row unless `header` is false.
+//! * `#default` holds the result name; for an empty table also its table number and its key values.
+//! * Data rows: `result` cell empty when the `default` annotation is on (else the name), `table`
+//!   the table number (0, 1, ... per result). Values: null empty, floats in Go's shortest
+//!   non-exponent form, times RFC3339 with trimmed nanoseconds.
+//! * Each result ends with one empty line, so a query with no tables answers `\r\n`.
+//! * An error after output began is written as its own block with columns `error,reference`.
+
+use std::io::{self, Write};
+
+use crate::table::{ResultSet, Table};
+use crate::time::write_rfc3339;
+use crate::value::{DataType, Value, format_float};
+
+/// An annotation row that the dialect can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Annotation {
+    Datatype,
+    Group,
+    Default,
+}
+
+impl Annotation {
+    /// Parses the dialect's spelling (`datatype`, `group`, `default`).
+    pub fn parse(s: &str) -> Option<Annotation> {
+        match s {
+            "datatype" => Some(Annotation::Datatype),
+            "group" => Some(Annotation::Group),
+            "default" => Some(Annotation::Default),
+            _ => None,
+        }
+    }
+}
+
+/// How the CSV is written (the request's `dialect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialect {
+    pub header: bool,
+    pub delimiter: char,
+    /// Annotation rows, in the order they are written.
+    pub annotations: Vec<Annotation>,
+}
+
+impl Default for Dialect {
+    /// The dialect of a request without one: header, comma, no annotations.
+    fn default() -> Self {
+        Dialect {
+            header: true,
+            delimiter: ',',
+            annotations: Vec::new(),
+        }
+    }
+}
+
+/// Why a request's dialect is refused (400 `invalid`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialectError {
+    #[error("invalid dialect delimiter: {0:?}")]
+    Delimiter(String),
+    #[error("unknown annotation type: {0:?}")]
+    Annotation(String),
+    #[error("invalid dialect comment prefix: {0:?}")]
+    CommentPrefix(String),
+    #[error("invalid dialect date time format: {0:?}")]
+    DateTimeFormat(String),
+}
+
+impl Dialect {
+    /// Builds a dialect from the JSON request's fields (absent fields take their defaults) and
+    /// validates them as InfluxDB does.
+    pub fn from_request(
+        header: Option<bool>,
+        delimiter: Option<&str>,
+        annotations: &[String],
+        comment_prefix: Option<&str>,
+        date_time_format: Option<&str>,
+    ) -> Result<Dialect, DialectError> {
+        let delimiter = match delimiter {
+            None | Some("") => ',',
+            Some(d) => {
+                let mut it = d.chars();
+                match (it.next(), it.next()) {
+                    (Some(c), None) if !matches!(c, '\r' | '\n' | '"' | '\u{FFFD}') => c,
+                    _ => return Err(DialectError::Delimiter(d.to_string())),
+                }
+            }
+        };
+        let annotations = annotations
+            .iter()
+            .map(|a| Annotation::parse(a).ok_or_else(|| DialectError::Annotation(a.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(p) = comment_prefix
+            && p.chars().count() > 1
+        {
+            return Err(DialectError::CommentPrefix(p.to_string()));
+        }
+        if let Some(f) = date_time_format
+            && !matches!(f, "" | "RFC3339" | "RFC3339Nano")
+        {
+            return Err(DialectError::DateTimeFormat(f.to_string()));
+        }
+        Ok(Dialect {
+            header: header.unwrap_or(true),
+            delimiter,
+            annotations,
+        })
+    }
+
+    fn has(&self, a: Annotation) -> bool {
+        self.annotations.contains(&a)
+    }
+}
+
+/// Writes results one after another, each followed by an empty line.
+pub fn write_results<W: Write>(
+    w: &mut W,
+    results: &[ResultSet],
+    dialect: &Dialect,
+) -> io::Result<()> {
+    for r in results {
+        write_result(w, r, dialect)?;
+    }
+    Ok(())
+}
+
+/// Encodes all results into a byte vector.
+pub fn encode_results(results: &[ResultSet], dialect: &Dialect) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_results(&mut out, results, dialect);
+    out
+}
+
+/// Writes one result and its closing empty line.
+pub fn write_result<W: Write>(w: &mut W, result: &ResultSet, dialect: &Dialect) -> io::Result<()> {
+    let mut enc = Encoder {
+        line: String::new(),
+        delim: dialect.delimiter,
+    };
+    let mut last: Option<(Vec<(String, DataType)>, bool)> = None;
+    let mut cells: Vec<String> = Vec::new();
+    for (id, table) in result.tables.iter().enumerate() {
+        let schema = table.schema();
+        let empty = table.is_empty();
+        let new_block = match &last {
+            None => true,
+            Some((s, last_empty)) => *last_empty || empty || *s != schema,
+        };
+        if new_block {
+            if last.is_some() {
+                enc.line.push_str("\r\n");
+            }
+            write_schema(&mut enc, dialect, table, &result.name, id, empty);
+        }
+        let result_cell = if dialect.has(Annotation::Default) {
+            ""
+        } else {
+            result.name.as_str()
+        };
+        let id_text = id.to_string();
+        for i in 0..table.nrows() {
+            cells.clear();
+            for c in &table.columns {
+                cells.push(format_cell(&c.values[i]));
+            }
+            enc.row(
+                ["", result_cell, id_text.as_str()]
+                    .into_iter()
+                    .chain(cells.iter().map(String::as_str)),
+            );
+            if enc.line.len() > 64 * 1024 {
+                w.write_all(enc.line.as_bytes())?;
+                enc.line.clear();
+            }
+        }
+        last = Some((schema, empty));
+    }
+    enc.line.push_str("\r\n");
+    w.write_all(enc.line.as_bytes())
+}
+
+fn write_schema(
+    enc: &mut Encoder,
+    dialect: &Dialect,
+    table: &Table,
+    result_name: &str,
+    id: usize,
+    empty: bool,
+) {
+    for a in &dialect.annotations {
+        match a {
+            Annotation::Datatype => {
+                let types: Vec<&str> = table.columns.iter().map(|c| c.ty.csv_name()).collect();
+                enc.row(["#datatype", "string", "long"].into_iter().chain(types));
+            }
+            Annotation::Group => {
+                let flags: Vec<&str> = table
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        if table.key.contains(&c.name) {
+                            "true"
+                        } else {
+                            "false"
+                        }
+                    })
+                    .collect();
+                enc.row(["#group", "false", "false"].into_iter().chain(flags));
+            }
+            Annotation::Default => {
+                let id_text = if empty { id.to_string() } else { String::new() };
+                let defaults: Vec<String> = table
+                    .columns
+                    .iter()
+                    .map(|c| match (empty, table.key.get(&c.name)) {
+                        (true, Some(v)) => format_cell(v),
+                        _ => String::new(),
+                    })
+                    .collect();
+                enc.row(
+                    ["#default", result_name, id_text.as_str()]
+                        .into_iter()
+                        .chain(defaults.iter().map(String::as_str)),
+                );
+            }
+        }
+    }
+    if dialect.header {
+        enc.row(
+            ["", "result", "table"]
+                .into_iter()
+                .chain(table.columns.iter().map(|c| c.name.as_str())),
+        );
+    }
+}
+
+/// Writes an error that happened after output began, in the block InfluxDB uses for it.
+/// `wrote_anything` tells whether any byte of the body was written before.
+pub fn write_error<W: Write>(
+    w: &mut W,
+    message: &str,
+    dialect: &Dialect,
+    wrote_anything: bool,
+) -> io::Result<()> {
+    let mut enc = Encoder {
+        line: String::new(),
+        delim: dialect.delimiter,
+    };
+    if wrote_anything {
+        enc.line.push_str("\r\n");
+    }
+    for a in &dialect.annotations {
+        match a {
+            Annotation::Datatype => enc.row(["#datatype", "string", "string"]),
+            Annotation::Group => enc.row(["#group", "true", "true"]),
+            Annotation::Default => enc.row(["#default", "", ""]),
+        }
+    }
+    enc.row(["", "error", "reference"]);
+    enc.row(["", message, ""]);
+    w.write_all(enc.line.as_bytes())
+}
+
+/// The text of one cell.
+pub fn format_cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
+        Value::Float(f) => format_float(*f),
+        Value::String(s) => s.clone(),
+        Value::Time(t) => {
+            let mut s = String::with_capacity(30);
+            write_rfc3339(&mut s, *t);
+            s
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+struct Encoder {
+    line: String,
+    delim: char,
+}
+
+impl Encoder {
+    fn row<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) {
+        for (i, c) in cells.into_iter().enumerate() {
+            if i > 0 {
+                self.line.push(self.delim);
+            }
+            if needs_quotes(c, self.delim) {
+                self.line.push('"');
+                for ch in c.chars() {
+                    match ch {
+                        '"' => self.line.push_str("\"\""),
+                        '\r' => {}
+                        '\n' => self.line.push_str("\r\n"),
+                        ch => self.line.push(ch),
+                    }
+                }
+                self.line.push('"');
+            } else {
+                self.line.push_str(c);
+            }
+        }
+        self.line.push_str("\r\n");
+    }
+}
+
+fn needs_quotes(field: &str, delim: char) -> bool {
+    if field.is_empty() {
+        return false;
+    }
+    if field == "\\." {
+        return true;
+    }
+    if field.contains(|c| c == delim || c == '"' || c == '\r' || c == '\n') {
+        return true;
+    }
+    field.chars().next().is_some_and(char::is_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{Column, GroupKey, KeyColumn};
+    use crate::time::parse_rfc3339;
+
+    fn t(s: &str) -> Value {
+        Value::Time(parse_rfc3339(s).unwrap())
+    }
+
+    fn s(x: &str) -> Value {
+        Value::String(x.into())
+    }
+
+    fn col(name: &str, ty: DataType, values: Vec<Value>) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+            values,
+        }
+    }
+
+    fn key(cols: &[(&str, DataType, Value)]) -> GroupKey {
+        GroupKey {
+            columns: cols
+                .iter()
+                .map(|(n, ty, v)| KeyColumn {
+                    name: (*n).into(),
+                    ty: *ty,
+                    value: v.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn series(host: &str, time: &str, v: f64) -> Table {
+        let start = t("2024-01-01T00:00:00Z");
+        let stop = t("2024-01-02T00:00:00Z");
+        Table {
+            key: key(&[
+                ("_start", DataType::Time, start.clone()),
+                ("_stop", DataType::Time, stop.clone()),
+                ("_field", DataType::String, s("usage")),
+                ("_measurement", DataType::String, s("cpu")),
+                ("host", DataType::String, s(host)),
+            ]),
+            columns: vec![
+                col("_start", DataType::Time, vec![start]),
+                col("_stop", DataType::Time, vec![stop]),
+                col("_time", DataType::Time, vec![t(time)]),
+                col("_value", DataType::Float, vec![Value::Float(v)]),
+                col("_field", DataType::String, vec![s("usage")]),
+                col("_measurement", DataType::String, vec![s("cpu")]),
+                col("host", DataType::String, vec![s(host)]),
+            ],
+        }
+    }
+
+    fn all_annotations() -> Dialect {
+        Dialect {
+            annotations: vec![Annotation::Datatype, Annotation::Group, Annotation::Default],
+            ..Dialect::default()
+        }
+    }
+
+    fn enc(results: &[ResultSet], d: &Dialect) -> String {
+        String::from_utf8(encode_results(results, d)).unwrap()
+    }
+
+    #[test]
+    fn two_series_share_a_block() {
+        let r = ResultSet {
+            name: "_result".into(),
+            tables: vec![
+                series("a", "2024-01-01T10:00:00Z", 0.5),
+                series("b", "2024-01-01T10:00:00Z", 2.0),
+            ],
+        };
+        let want = "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,double,string,string,string\r\n\
+#group,false,false,true,true,false,false,true,true,true\r\n\
+#default,_result,,,,,,,,\r\n\
+,result,table,_start,_stop,_time,_value,_field,_measurement,host\r\n\
+,,0,2024-01-01T00:00:00Z,2024-01-02T00:00:00Z,2024-01-01T10:00:00Z,0.5,usage,cpu,a\r\n\
+,,1,2024-01-01T00:00:00Z,2024-01-02T00:00:00Z,2024-01-01T10:00:00Z,2,usage,cpu,b\r\n\
+\r\n";
+        assert_eq!(enc(&[r], &all_annotations()), want);
+    }
+
+    #[test]
+    fn empty_table_writes_key_defaults() {
+        let r = ResultSet {
+            name: "_result".into(),
+            tables: vec![Table {
+                key: key(&[("_measurement", DataType::String, s("cpu"))]),
+                columns: vec![
+                    col("_measurement", DataType::String, vec![]),
+                    col("_value", DataType::Int, vec![]),
+                ],
+            }],
+        };
+        assert_eq!(
+            enc(&[r], &all_annotations()),
+            "#datatype,string,long,string,long\r\n#group,false,false,true,false\r\n#default,_result,0,cpu,\r\n,result,table,_measurement,_value\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn schema_change_and_empty_tables_start_blocks() {
+        let mut other = series("c", "2024-01-01T10:00:00.040Z", 1.0);
+        other.columns[3].ty = DataType::Int;
+        other.columns[3].values = vec![Value::Int(-7)];
+        let empty = Table {
+            key: GroupKey::default(),
+            columns: vec![col("x", DataType::Bool, vec![])],
+        };
+        let r = ResultSet {
+            name: "r".into(),
+            tables: vec![series("a", "2024-01-01T10:00:00Z", 1.0), other, empty],
+        };
+        let d = Dialect {
+            annotations: vec![Annotation::Datatype],
+            ..Dialect::default()
+        };
+        let out = enc(&[r], &d);
+        let lines: Vec<&str> = out.split("\r\n").collect();
+        assert_eq!(
+            lines[2],
+            ",r,0,2024-01-01T00:00:00Z,2024-01-02T00:00:00Z,2024-01-01T10:00:00Z,1,usage,cpu,a"
+        );
+        assert_eq!(lines[3], "");
+        assert!(lines[4].starts_with(
+            "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,long,"
+        ));
+        assert_eq!(
+            lines[6],
+            ",r,1,2024-01-01T00:00:00Z,2024-01-02T00:00:00Z,2024-01-01T10:00:00.04Z,-7,usage,cpu,c"
+        );
+        assert_eq!(lines[7], "");
+        assert_eq!(lines[8], "#datatype,string,long,boolean");
+        assert_eq!(lines[9], ",result,table,x");
+        assert_eq!(&lines[10..], ["", ""]);
+    }
+
+    #[test]
+    fn no_tables_is_one_empty_line_per_result() {
+        let r = ResultSet {
+            name: "_result".into(),
+            tables: vec![],
+        };
+        assert_eq!(enc(&[r.clone()], &all_annotations()), "\r\n");
+        assert_eq!(enc(&[r.clone(), r], &Dialect::default()), "\r\n\r\n");
+    }
+
+    #[test]
+    fn quoting_nulls_delimiter_and_no_header() {
+        let tbl = Table {
+            key: GroupKey::default(),
+            columns: vec![
+                col(
+                    "s",
+                    DataType::String,
+                    vec![
+                        s("a,b"),
+                        s(" lead"),
+                        s("q\"x"),
+                        s("l1\nl2"),
+                        s("\\."),
+                        Value::Null,
+                        s("é;"),
+                    ],
+                ),
+                col(
+                    "v",
+                    DataType::Float,
+                    vec![
+                        Value::Float(f64::NAN),
+                        Value::Float(f64::NEG_INFINITY),
+                        Value::Float(1e-7),
+                        Value::Null,
+                        Value::Float(123456789012.5),
+                        Value::Float(-0.0),
+                        Value::Float(1e300),
+                    ],
+                ),
+            ],
+        };
+        let r = ResultSet {
+            name: "_result".into(),
+            tables: vec![tbl],
+        };
+        let out = enc(&[r.clone()], &Dialect::default());
+        let want = ",result,table,s,v\r\n\
+,_result,0,\"a,b\",NaN\r\n\
+,_result,0,\" lead\",-Inf\r\n\
+,_result,0,\"q\"\"x\",0.0000001\r\n\
+,_result,0,\"l1\r\nl2\",\r\n\
+,_result,0,\"\\.\",123456789012.5\r\n\
+,_result,0,,-0\r\n\
+,_result,0,é;,";
+        assert!(out.starts_with(want), "{out:?}");
+        let d = Dialect {
+            header: false,
+            delimiter: ';',
+            annotations: vec![],
+        };
+        let out = enc(&[r], &d);
+        assert!(out.starts_with(";_result;0;a,b;NaN\r\n"), "{out:?}");
+        assert!(out.contains(";_result;0;\"é;\";1"), "{out:?}");
+    }
+
+    #[test]
+    fn all_types_and_unsigned() {
+        let tbl = Table {
+            key: GroupKey::default(),
+            columns: vec![
+                col("b", DataType::Bool, vec![Value::Bool(true)]),
+                col("i", DataType::Int, vec![Value::Int(i64::MIN)]),
+                col("u", DataType::UInt, vec![Value::UInt(u64::MAX)]),
+                col("t", DataType::Time, vec![Value::Time(-1)]),
+            ],
+        };
+        let r = ResultSet {
+            name: "x".into(),
+            tables: vec![tbl],
+        };
+        assert_eq!(
+            enc(&[r], &all_annotations()),
+            "#datatype,string,long,boolean,long,unsignedLong,dateTime:RFC3339\r\n\
+#group,false,false,false,false,false,false\r\n\
+#default,x,,,,,\r\n\
+,result,table,b,i,u,t\r\n\
+,,0,true,-9223372036854775808,18446744073709551615,1969-12-31T23:59:59.999999999Z\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn error_block() {
+        let mut out = Vec::new();
+        write_error(&mut out, "boom, again", &all_annotations(), true).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\r\n#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n,error,reference\r\n,\"boom, again\",\r\n"
+        );
+    }
+
+    #[test]
+    fn dialect_validation() {
+        assert!(Dialect::from_request(None, Some(";;"), &[], None, None).is_err());
+        assert!(Dialect::from_request(None, None, &["bogus".into()], None, None).is_err());
+        assert!(Dialect::from_request(None, None, &[], Some("##"), None).is_err());
+        assert!(Dialect::from_request(None, None, &[], None, Some("unix")).is_err());
+        let d = Dialect::from_request(
+            Some(false),
+            Some("\t"),
+            &["group".into(), "datatype".into()],
+            Some("#"),
+            Some("RFC3339Nano"),
+        )
+        .unwrap();
+        assert_eq!(d.delimiter, '\t');
+        assert!(!d.header);
+        assert_eq!(d.annotations, [Annotation::Group, Annotation::Datatype]);
+    }
+}
