@@ -327,7 +327,7 @@ fn needs_quotes(field: &str, delim: char) -> bool {
     if field == "\\." {
         return true;
     }
-    if field.contains(|c| c == delim || c == '"' || c == '\r' || c == '\n') {
+    if field.contains([delim, '"', '\r', '\n']) {
         return true;
     }
     field.chars().next().is_some_and(char::is_whitespace)
@@ -482,7 +482,7 @@ mod tests {
             name: "_result".into(),
             tables: vec![],
         };
-        assert_eq!(enc(&[r.clone()], &all_annotations()), "\r\n");
+        assert_eq!(enc(std::slice::from_ref(&r), &all_annotations()), "\r\n");
         assert_eq!(enc(&[r.clone(), r], &Dialect::default()), "\r\n\r\n");
     }
 
@@ -523,7 +523,7 @@ mod tests {
             name: "_result".into(),
             tables: vec![tbl],
         };
-        let out = enc(&[r.clone()], &Dialect::default());
+        let out = enc(std::slice::from_ref(&r), &Dialect::default());
         let want = ",result,table,s,v\r\n\
 ,_result,0,\"a,b\",NaN\r\n\
 ,_result,0,\" lead\",-Inf\r\n\

@@ -109,7 +109,9 @@ fn transform(it: &mut Interp<'_>, a: &Args, tables: &[Table]) -> R<Vec<Table>> {
     }
 }
 
-fn input(it: &mut Interp<'_>, a: &Args) -> R<(Arc<Vec<Table>>, Option<(i64, i64)>)> {
+type Bounds = Option<(i64, i64)>;
+
+fn input(it: &mut Interp<'_>, a: &Args) -> R<(Arc<Vec<Table>>, Bounds)> {
     let s = a.stream()?;
     let t = it.materialize(&s)?;
     Ok((t, s.bounds))
@@ -1086,7 +1088,7 @@ fn sort(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
 // Reshaping
 
 fn key_sorted(mut tables: Vec<Table>) -> Vec<Table> {
-    tables.sort_by(|x, y| x.key.cmp(&y.key));
+    tables.sort_by(|x, y| x.key.compare(&y.key));
     tables
 }
 

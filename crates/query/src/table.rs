@@ -49,7 +49,7 @@ impl GroupKey {
     }
 
     /// Orders keys by their values column by column (for a deterministic table order).
-    pub fn cmp(&self, other: &GroupKey) -> std::cmp::Ordering {
+    pub fn compare(&self, other: &GroupKey) -> std::cmp::Ordering {
         for (a, b) in self.columns.iter().zip(&other.columns) {
             let o = a
                 .name
