@@ -253,7 +253,11 @@ impl Block {
         if self.timestamps.iter().all(|&t| t >= min && t <= max) {
             return;
         }
-        let keep: Vec<bool> = self.timestamps.iter().map(|&t| t >= min && t <= max).collect();
+        let keep: Vec<bool> = self
+            .timestamps
+            .iter()
+            .map(|&t| t >= min && t <= max)
+            .collect();
         self.filter(&keep);
     }
 
@@ -329,7 +333,11 @@ thread_local! {
 }
 
 /// Encodes block data (type byte through values; no CRC), appending to `out`.
-pub fn encode(timestamps: &[i64], values: ValuesRef<'_>, out: &mut Vec<u8>) -> Result<(), BlockError> {
+pub fn encode(
+    timestamps: &[i64],
+    values: ValuesRef<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), BlockError> {
     if timestamps.len() != values.len() {
         return Err(BlockError::CountMismatch {
             timestamps: timestamps.len(),
@@ -450,7 +458,10 @@ mod tests {
         integer::encode(&[1, 2], &mut bad).unwrap();
         assert!(matches!(
             decode_new(&bad),
-            Err(BlockError::CountMismatch { timestamps: 3, values: 2 })
+            Err(BlockError::CountMismatch {
+                timestamps: 3,
+                values: 2
+            })
         ));
         assert!(encode(&[], ValuesRef::Boolean(&[]), &mut out).is_err());
     }

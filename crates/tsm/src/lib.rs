@@ -3,9 +3,21 @@
 //!
 //! * [`encoding`]: the column codecs (timestamps, floats, integers, unsigned, booleans,
 //!   strings), bit-exact with InfluxDB.
+//! * [`block`]: block records (CRC, type, timestamps, values) and the typed [`Values`].
+//! * [`writer`]: the streaming [`TsmWriter`] and the file layout.
+//! * [`reader`]: the validating, memory-mapped [`TsmReader`].
+//! * [`tombstone`]: `.tombstone` files (read v1-v4, write v4).
 
 pub mod block;
 pub mod encoding;
+pub mod error;
+pub mod reader;
+pub mod tombstone;
+pub mod writer;
 
 pub use block::{Block, BlockError, BlockType, Values, ValuesRef};
 pub use encoding::StringValues;
+pub use error::{Error, ErrorKind, Result};
+pub use reader::{TimeRange, TsmReader};
+pub use tombstone::Tombstone;
+pub use writer::{DEFAULT_MAX_POINTS_PER_BLOCK, IndexEntry, TsmWriter, file_name, parse_file_name};
