@@ -1,2 +1,46 @@
 //! `ironflux`: the server and its command-line client.
-fn main() {}
+//!
+//! Each subcommand lives in its own module: [`serve`] runs the server, [`setup`] onboards a
+//! fresh server over HTTP as `influx setup` does.
+
+mod duration;
+mod serve;
+mod setup;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ironflux",
+    version,
+    about = "A time-series database speaking InfluxDB's v2 API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Set up a fresh server: initial user, organization, bucket and operator token.
+    Setup(setup::SetupArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Setup(args) => setup::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,250 @@
 //! The HTTP server: InfluxDB OSS v2's API over the metadata store and the storage engine.
+//!
+//! [`serve`] takes an already-bound listener, a plain [`ServeConfig`] and a shutdown future; the
+//! binary parses flags and signals and calls it. The route table is in [`routes`]; every error
+//! is an [`error::ApiError`]; authentication and permission checks are in [`auth`]; the
+//! `Zap-Trace-Span` header is handled in [`trace_span`].
+
+pub mod auth;
+pub mod error;
+pub mod routes;
+pub mod trace_span;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Response, StatusCode, header};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::{ApiError, Code};
+
+/// The InfluxDB version this server answers as (`/health`, `X-Influxdb-Version`). The influx CLI
+/// picks its APIs from it, so it must read as 2.x.y with x >= 1.
+pub const VERSION: &str = "v2.7.0";
+/// The build identifier answered in `/health`'s `commit`.
+pub const COMMIT: &str = concat!("ironflux-", env!("CARGO_PKG_VERSION"));
+
+/// Where the server keeps its data. Paths are used as given; the binary fills in the defaults.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The BoltDB KV file (`influxd.bolt`).
+    pub bolt_path: PathBuf,
+    /// The SQLite file (`influxd.sqlite`).
+    pub sqlite_path: PathBuf,
+    /// The storage engine's directory (`engine/`).
+    pub engine_path: PathBuf,
+}
+
+/// Errors that stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("opening the metadata store")]
+    Meta(#[from] meta::Error),
+    #[error("creating directory {path}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("serving HTTP")]
+    Http(#[source] std::io::Error),
+}
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct App {
+    pub meta: Arc<meta::MetaStore>,
+    pub sessions: Arc<auth::Sessions>,
+    pub started: Instant,
+    /// Start time as RFC 3339, for `/ready`.
+    pub started_at: String,
+}
+
+impl App {
+    pub fn new(meta: meta::MetaStore) -> App {
+        App {
+            meta: Arc::new(meta),
+            sessions: Arc::new(auth::Sessions::default()),
+            started: Instant::now(),
+            started_at: now_rfc3339(),
+        }
+    }
+
+    /// Runs a blocking metadata-store call on the blocking pool.
+    pub async fn meta<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&meta::MetaStore) -> Result<T, meta::Error> + Send + 'static,
+    {
+        let m = Arc::clone(&self.meta);
+        match tokio::task::spawn_blocking(move || f(&m)).await {
+            Ok(r) => r.map_err(ApiError::from),
+            Err(e) => Err(ApiError::internal_msg(&format!(
+                "metadata store task failed: {e}"
+            ))),
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    cfg: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    for dir in [
+        cfg.bolt_path.parent(),
+        cfg.sqlite_path.parent(),
+        Some(cfg.engine_path.as_path()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|source| ServeError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+    }
+    let (bolt, sqlite) = (cfg.bolt_path.clone(), cfg.sqlite_path.clone());
+    let store = tokio::task::spawn_blocking(move || meta::MetaStore::open(&bolt, &sqlite))
+        .await
+        .map_err(|e| ServeError::Http(std::io::Error::other(e)))??;
+    let app = App::new(store);
+    axum::serve(listener, app_router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Http)?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// The router with all middleware: trace span, panic catcher, InfluxDB headers, 405 bodies.
+pub fn app_router(app: App) -> Router {
+    routes::router()
+        .with_state(app)
+        .layer(axum::middleware::map_response(method_not_allowed_body))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-influxdb-version"),
+            HeaderValue::from_static(VERSION),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-influxdb-build"),
+            HeaderValue::from_static("OSS"),
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(trace_span::make_span))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    tracing::error!("handler panicked");
+    axum::response::IntoResponse::into_response(ApiError::new(Code::Internal, "internal error"))
+}
+
+/// axum answers a wrong method with an empty 405; give it InfluxDB's body (`allow: GET, POST`).
+async fn method_not_allowed_body(resp: Response<Body>) -> Response<Body> {
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED
+        || resp.headers().contains_key("x-platform-error-code")
+    {
+        return resp;
+    }
+    let allow = resp
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.split(',').map(str::trim).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default();
+    let mut out = axum::response::IntoResponse::into_response(ApiError::new(
+        Code::MethodNotAllowed,
+        format!("allow: {allow}"),
+    ));
+    if let Some(v) = resp.headers().get(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, v.clone());
+    }
+    out
+}
+
+/// Now as RFC 3339 in UTC with nanoseconds trimmed as Go prints them.
+pub fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// Splits a Unix time into (year, month, day, hour, minute, second, days since epoch).
+fn civil(secs: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m, s) = (rem / 3600, (rem / 60) % 60, rem % 60);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, h, m, s, days)
+}
+
+/// Formats a time as an HTTP date (`Thu, 01 Jan 1970 00:00:00 GMT`), for cookies.
+pub fn http_date(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (year, month, day, h, m, s, days) = civil(secs);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MO: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let wd = WD[days.rem_euclid(7) as usize];
+    let mo = MO[(month - 1).clamp(0, 11) as usize];
+    format!("{wd}, {day:02} {mo} {year:04} {h:02}:{m:02}:{s:02} GMT")
+}
+
+/// Formats a Unix time as Go's `time.RFC3339Nano` in UTC.
+pub fn rfc3339(secs: i64, nanos: u32) -> String {
+    let (year, month, day, h, m, s, _) = civil(secs);
+    let mut out = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}");
+    if nanos > 0 {
+        let f = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(f.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_like_go() {
+        assert_eq!(super::rfc3339(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            super::rfc3339(1_632_833_725, 442_475_000),
+            "2021-09-28T12:55:25.442475Z"
+        );
+    }
+
+    #[test]
+    fn http_date_like_go() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_632_833_725);
+        assert_eq!(super::http_date(t), "Tue, 28 Sep 2021 12:55:25 GMT");
+        assert_eq!(
+            super::http_date(std::time::UNIX_EPOCH),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! `ironflux serve`: parses influxd-style flags (each also read from an environment variable),
+//! sets up logging, binds the listener and runs [`server::serve`] until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+/// Flags of `ironflux serve`. Names and environment variables follow `influxd`
+/// (`--http-bind-address` / `INFLUXD_HTTP_BIND_ADDRESS`, ...); the two ironflux-only flags use
+/// `IRONFLUX_*`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on for HTTP; port 0 picks a free port (see --listener-file).
+    #[arg(
+        long,
+        env = "INFLUXD_HTTP_BIND_ADDRESS",
+        default_value = "127.0.0.1:8086"
+    )]
+    http_bind_address: SocketAddr,
+
+    /// Directory holding the data when the paths below are not given
+    /// [default: ~/.ironflux].
+    #[arg(long, env = "IRONFLUX_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Path to the BoltDB KV file [default: <data-dir>/influxd.bolt].
+    #[arg(long, env = "INFLUXD_BOLT_PATH")]
+    bolt_path: Option<PathBuf>,
+
+    /// Path to the SQLite file [default: <data-dir>/influxd.sqlite].
+    #[arg(long, env = "INFLUXD_SQLITE_PATH")]
+    sqlite_path: Option<PathBuf>,
+
+    /// Directory of the storage engine [default: <data-dir>/engine].
+    #[arg(long, env = "INFLUXD_ENGINE_PATH")]
+    engine_path: Option<PathBuf>,
+
+    /// Log level.
+    #[arg(long, env = "INFLUXD_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    log_level: LogLevel,
+
+    /// Once listening, write the bound address (`127.0.0.1:PORT`) into this file.
+    #[arg(long, env = "IRONFLUX_LISTENER_FILE")]
+    listener_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+impl ServeArgs {
+    /// Fills in the default paths under the data directory.
+    fn config(&self) -> anyhow::Result<server::ServeConfig> {
+        let data_dir = match &self.data_dir {
+            Some(d) => d.clone(),
+            None => default_data_dir()?,
+        };
+        Ok(server::ServeConfig {
+            bolt_path: self
+                .bolt_path
+                .clone()
+                .unwrap_or_else(|| data_dir.join("influxd.bolt")),
+            sqlite_path: self
+                .sqlite_path
+                .clone()
+                .unwrap_or_else(|| data_dir.join("influxd.sqlite")),
+            engine_path: self
+                .engine_path
+                .clone()
+                .unwrap_or_else(|| data_dir.join("engine")),
+        })
+    }
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("HOME is not set; pass --data-dir")?;
+    Ok(PathBuf::from(home).join(".ironflux"))
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "{lvl},tower_http={lvl}",
+        lvl = args.log_level.directive()
+    ));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cfg = args.config()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.http_bind_address)
+            .await
+            .with_context(|| format!("binding {}", args.http_bind_address))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        tracing::info!(
+            address = %addr,
+            bolt_path = %cfg.bolt_path.display(),
+            sqlite_path = %cfg.sqlite_path.display(),
+            engine_path = %cfg.engine_path.display(),
+            "listening"
+        );
+        if let Some(path) = &args.listener_file {
+            write_listener_file(path, addr)?;
+        }
+        server::serve(listener, cfg, shutdown_signal())
+            .await
+            .map_err(anyhow::Error::from)
+    })
+}
+
+/// Writes the address atomically (temp file + rename) so a reader never sees half of it.
+fn write_listener_file(path: &std::path::Path, addr: SocketAddr) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, addr.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received SIGINT, shutting down"),
+        _ = term => tracing::info!("received SIGTERM, shutting down"),
+    }
+}

@@ -1,0 +1,252 @@
+//! `TestServer`: the real `ironflux` binary serving on 127.0.0.1:0 with a temporary data
+//! directory, killed on drop; plus small HTTP helpers for the API tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ironflux");
+
+pub struct TestServer {
+    child: Child,
+    pub addr: String,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+}
+
+impl TestServer {
+    /// Starts `ironflux serve` and waits until `/health` answers.
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, &[]).await
+    }
+
+    /// Starts the server on an existing data directory with extra flags.
+    pub async fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> TestServer {
+        let listener_file = dir.path().join("listener");
+        let _ = std::fs::remove_file(&listener_file);
+        let data = dir.path().join("data");
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .args(["--http-bind-address", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--listener-file")
+            .arg(&listener_file)
+            .args(["--log-level", "debug"])
+            .args(extra)
+            .env_remove("INFLUXD_BOLT_PATH")
+            .env_remove("INFLUXD_SQLITE_PATH")
+            .env_remove("INFLUXD_ENGINE_PATH")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn ironflux serve");
+        let mut srv = TestServer {
+            child,
+            addr: String::new(),
+            url: String::new(),
+            dir,
+            client: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(a) = std::fs::read_to_string(&listener_file)
+                && !a.is_empty()
+            {
+                srv.addr = a.trim().to_string();
+                break;
+            }
+            if let Ok(Some(st)) = srv.child.try_wait() {
+                panic!("server exited early ({st}); log:\n{}", srv.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; log:\n{}",
+                srv.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        srv.url = format!("http://{}", srv.addr);
+        loop {
+            if let Ok(r) = srv.client.get(format!("{}/health", srv.url)).send().await
+                && r.status() == 200
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no /health; log:\n{}", srv.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        srv
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server and hands back its data directory.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{}", self.url, path))
+    }
+
+    /// Sends a request with an optional token and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = self.req(m, path);
+        if let Some(t) = token {
+            rb = rb.header("Authorization", format!("Token {t}"));
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        Resp::from(rb.send().await.expect("request")).await
+    }
+
+    /// Onboards with user `admin`/`password123`, org `org`, bucket `bucket`.
+    pub async fn setup(&self) -> Setup {
+        let r = self
+            .call(
+                "POST",
+                "/api/v2/setup",
+                None,
+                Some(
+                    json!({"username": "admin", "password": "password123", "org": "org",
+                            "bucket": "bucket", "retentionPeriodSeconds": 0}),
+                ),
+            )
+            .await;
+        r.status(201);
+        Setup {
+            token: r.str("/auth/token"),
+            org_id: r.str("/org/id"),
+            user_id: r.str("/user/id"),
+            bucket_id: r.str("/bucket/id"),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Setup {
+    pub token: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub bucket_id: String,
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub async fn from(r: reqwest::Response) -> Resp {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        Resp {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[track_caller]
+    pub fn status(&self, want: u16) -> &Resp {
+        assert_eq!(self.status, want, "body: {}", self.text);
+        self
+    }
+
+    /// Asserts an InfluxDB error: status, `code` in the body and header, JSON content type.
+    #[track_caller]
+    pub fn error(&self, status: u16, code: &str) -> &Resp {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert_eq!(self.json()["code"], code, "body: {}", self.text);
+        assert_eq!(self.header("x-platform-error-code"), Some(code));
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json; charset=utf-8")
+        );
+        assert!(self.json()["message"].is_string(), "body: {}", self.text);
+        self
+    }
+
+    #[track_caller]
+    pub fn message(&self, want: &str) -> &Resp {
+        assert_eq!(self.json()["message"], want, "body: {}", self.text);
+        self
+    }
+
+    #[track_caller]
+    pub fn str(&self, pointer: &str) -> String {
+        match self.json().pointer(pointer) {
+            Some(Value::String(s)) => s.clone(),
+            other => panic!("{pointer} is {other:?} in {}", self.text),
+        }
+    }
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}

@@ -1,0 +1,395 @@
+//! Authentication (`Authorization: Token X` / `Bearer X`, or the session cookie set by
+//! `/api/v2/signin`) and permission checks as InfluxDB's authorizer makes them.
+//!
+//! A permission is an action on a resource type, optionally narrowed to an org and/or an ID.
+//! A held permission grants a wanted one when action and type agree and either the held one has
+//! neither org nor ID (instance-wide), or its org equals the wanted org, or its ID equals the
+//! wanted ID (`influxdb.Permission.Matches`). A denial answers 401 `unauthorized` with
+//! InfluxDB's text, `<action>:<resource> is unauthorized`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+use crate::App;
+use crate::error::ApiError;
+
+/// The name of InfluxDB's session cookie.
+pub const SESSION_COOKIE: &str = "influxdb-oss-session";
+/// How long a session lives (InfluxDB's default `--session-length`, 60 minutes).
+pub const SESSION_LENGTH: Duration = Duration::from_secs(60 * 60);
+
+pub use meta::{Action, Permission, Resource, ResourceType};
+use meta::{Id, Status, UrmFilter, UserType};
+
+/// Builds permissions as InfluxDB's authorizer asks for them.
+pub struct Perm;
+
+impl Perm {
+    fn with(action: Action, t: ResourceType, org_id: Option<Id>, id: Option<Id>) -> Permission {
+        Permission {
+            action,
+            resource: Resource {
+                resource_type: t,
+                id,
+                org_id,
+            },
+        }
+    }
+
+    /// Instance-wide permission on a type (what creating an org or a user needs).
+    pub fn global(action: Action, t: ResourceType) -> Permission {
+        Self::with(action, t, None, None)
+    }
+
+    /// Permission on every resource of a type in one org (what creating a bucket needs).
+    pub fn in_org(action: Action, t: ResourceType, org: Id) -> Permission {
+        Self::with(action, t, Some(org), None)
+    }
+
+    /// Permission on one resource of an org (`NewPermissionAtID`).
+    pub fn at(action: Action, t: ResourceType, org: Id, id: Id) -> Permission {
+        Self::with(action, t, Some(org), Some(id))
+    }
+
+    /// Permission on one resource that belongs to no org (a user).
+    pub fn resource(action: Action, t: ResourceType, id: Id) -> Permission {
+        Self::with(action, t, None, Some(id))
+    }
+}
+
+/// Whether holding `held` grants `want` (InfluxDB's `Permission.Matches`).
+pub fn grants(held: &Permission, want: &Permission) -> bool {
+    if held.action != want.action || held.resource.resource_type != want.resource.resource_type {
+        return false;
+    }
+    match (held.resource.org_id, held.resource.id) {
+        (None, None) => true,
+        (Some(o), None) => want.resource.org_id == Some(o),
+        (_, Some(i)) => want.resource.id == Some(i),
+    }
+}
+
+/// `<action>:<resource>` as InfluxDB prints a permission: `read:orgs/<org>/buckets/<id>`,
+/// `write:orgs/<org>/buckets`, `read:users/<id>`, `write:orgs`.
+pub fn display(p: &Permission) -> String {
+    let a = match p.action {
+        Action::Read => "read",
+        Action::Write => "write",
+    };
+    let t = p.resource.resource_type.as_str();
+    match (p.resource.org_id, p.resource.id) {
+        (Some(o), Some(i)) => format!("{a}:orgs/{o}/{t}/{i}"),
+        (Some(o), None) => format!("{a}:orgs/{o}/{t}"),
+        (None, Some(i)) => format!("{a}:{t}/{i}"),
+        (None, None) => format!("{a}:{t}"),
+    }
+}
+
+/// An org member's permission set (`MemberPermissions`): read on everything of the org.
+pub fn member_perms(org: Id) -> Vec<Permission> {
+    ResourceType::ALL
+        .iter()
+        .filter(|t| **t != ResourceType::Instance)
+        .map(|&t| {
+            if t == ResourceType::Orgs {
+                Perm::resource(Action::Read, t, org)
+            } else {
+                Perm::in_org(Action::Read, t, org)
+            }
+        })
+        .collect()
+}
+
+/// Read and write on one's own user (`MePermissions`).
+pub fn me_perms(user: Id) -> Vec<Permission> {
+    vec![
+        Perm::resource(Action::Read, ResourceType::Users, user),
+        Perm::resource(Action::Write, ResourceType::Users, user),
+    ]
+}
+
+/// How a request authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An API token; the authorization's ID.
+    Token { auth_id: Id },
+    /// A session cookie; its key.
+    Session { key: String },
+}
+
+/// The authenticated caller of a request, with the permissions it holds.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub credential: Credential,
+    /// The user the token or session belongs to (none for a token without a user).
+    pub user_id: Option<Id>,
+    /// The org of the token (none for a session).
+    pub org_id: Option<Id>,
+    pub perms: Vec<Permission>,
+}
+
+impl Auth {
+    pub fn allowed(&self, want: &Permission) -> bool {
+        self.perms.iter().any(|p| grants(p, want))
+    }
+
+    /// `Ok` if allowed, else InfluxDB's 401 `<perm> is unauthorized`.
+    pub fn require(&self, want: &Permission) -> Result<(), ApiError> {
+        if self.allowed(want) {
+            Ok(())
+        } else {
+            Err(ApiError::unauthorized(format!(
+                "{} is unauthorized",
+                display(want)
+            )))
+        }
+    }
+
+    /// Whether this caller holds the operator's instance-wide permissions.
+    pub fn is_operator(&self) -> bool {
+        Permission::operator_set().iter().all(|p| self.allowed(p))
+    }
+}
+
+/// A signed-in user's session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: Id,
+    pub expires: Instant,
+}
+
+/// Live sessions, keyed by the cookie value. Kept in memory: a restart signs everyone out.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<String, Session>>,
+}
+
+impl Sessions {
+    /// Creates a session for `user_id` and returns its key.
+    pub fn create(&self, user_id: Id) -> String {
+        use base64::Engine as _;
+        let bytes: [u8; 32] = rand::random();
+        let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let s = Session {
+            user_id,
+            expires: Instant::now() + SESSION_LENGTH,
+        };
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        map.retain(|_, s| s.expires > now);
+        map.insert(key.clone(), s);
+        key
+    }
+
+    /// The live session under `key`.
+    pub fn get(&self, key: &str) -> Option<Session> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key).filter(|s| s.expires > Instant::now()).cloned()
+    }
+
+    pub fn remove(&self, key: &str) -> bool {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(key).is_some()
+    }
+}
+
+/// What the request presented.
+enum Presented {
+    Token(String),
+    Session(String),
+}
+
+/// A token (`Token X` or `Bearer X`) wins over a session cookie; another scheme (basic auth on
+/// `/me/password`) leaves the cookie to decide (InfluxDB's `ProbeAuthScheme`).
+fn presented(parts: &Parts) -> Option<Presented> {
+    if let Some(v) = parts.headers.get(header::AUTHORIZATION)
+        && let Ok(v) = v.to_str()
+        && let Some((scheme, rest)) = v.split_once(' ')
+        && matches!(scheme, "Token" | "Bearer")
+    {
+        return Some(Presented::Token(rest.trim().to_string()));
+    }
+    for v in parts.headers.get_all(header::COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        for kv in v.split(';') {
+            if let Some((k, val)) = kv.trim().split_once('=')
+                && k == SESSION_COOKIE
+            {
+                return Some(Presented::Session(val.to_string()));
+            }
+        }
+    }
+    None
+}
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Auth, ApiError> {
+        match presented(parts) {
+            None => Err(ApiError::unauthorized_access()),
+            Some(Presented::Token(token)) => {
+                if token.is_empty() {
+                    return Err(ApiError::unauthorized_access());
+                }
+                auth_for_token(app, token)
+                    .await?
+                    .ok_or_else(ApiError::unauthorized_access)
+            }
+            Some(Presented::Session(key)) => {
+                let Some(s) = app.sessions.get(&key) else {
+                    return Err(ApiError::unauthorized_access());
+                };
+                auth_for_session(app, key, s.user_id)
+                    .await?
+                    .ok_or_else(ApiError::unauthorized_access)
+            }
+        }
+    }
+}
+
+/// Looks a token up: active, and its user (if any) active.
+async fn auth_for_token(app: &App, token: String) -> Result<Option<Auth>, ApiError> {
+    app.meta(move |m| {
+        let a = match m.find_authorization_by_token(&token) {
+            Ok(a) => a,
+            Err(meta::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if a.status != Status::Active {
+            return Ok(None);
+        }
+        if let Some(u) = a.user_id {
+            match m.get_user(u) {
+                Ok(user) if user.status == Status::Active => {}
+                Ok(_) | Err(meta::Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(Auth {
+            credential: Credential::Token { auth_id: a.id },
+            user_id: a.user_id,
+            org_id: Some(a.org_id),
+            perms: a.permissions,
+        }))
+    })
+    .await
+}
+
+/// A session's permissions, from the user's resource mappings as InfluxDB derives them: owner
+/// of an org → the owner set, member → the member set, instance owner → the operator set,
+/// owner/member of another resource → write+read / read on it; plus read+write on oneself.
+async fn auth_for_session(app: &App, key: String, user_id: Id) -> Result<Option<Auth>, ApiError> {
+    app.meta(move |m| {
+        match m.get_user(user_id) {
+            Ok(u) if u.status == Status::Active => {}
+            Ok(_) | Err(meta::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let f = UrmFilter {
+            user_id: Some(user_id),
+            ..UrmFilter::default()
+        };
+        let mut perms = Vec::new();
+        for urm in m.list_urms(&f)? {
+            let owner = urm.user_type == UserType::Owner;
+            match urm.resource_type {
+                ResourceType::Instance => perms.extend(Permission::operator_set()),
+                ResourceType::Orgs if owner => perms.extend(Permission::owner_set(urm.resource_id)),
+                ResourceType::Orgs => perms.extend(member_perms(urm.resource_id)),
+                t => {
+                    perms.push(Perm::resource(Action::Read, t, urm.resource_id));
+                    if owner {
+                        perms.push(Perm::resource(Action::Write, t, urm.resource_id));
+                    }
+                }
+            }
+        }
+        perms.extend(me_perms(user_id));
+        Ok(Some(Auth {
+            credential: Credential::Session { key },
+            user_id: Some(user_id),
+            org_id: None,
+            perms,
+        }))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(v: u64) -> Id {
+        Id::new(v).unwrap_or(Id::INSTANCE)
+    }
+
+    #[test]
+    fn matching_as_influxdb() {
+        let (org, other, b) = (id(0xaa), id(0xbb), id(0x11));
+        let bk = ResourceType::Buckets;
+        let want = Perm::at(Action::Read, bk, org, b);
+        assert!(grants(&Perm::global(Action::Read, bk), &want));
+        assert!(!grants(&Perm::global(Action::Write, bk), &want));
+        assert!(!grants(
+            &Perm::global(Action::Read, ResourceType::Orgs),
+            &want
+        ));
+        assert!(grants(&Perm::in_org(Action::Read, bk, org), &want));
+        assert!(!grants(&Perm::in_org(Action::Read, bk, other), &want));
+        assert!(grants(&Perm::at(Action::Read, bk, other, b), &want));
+        assert!(!grants(&Perm::resource(Action::Read, bk, id(0x12)), &want));
+        // An org-scoped permission does not grant an instance-wide one.
+        let o = ResourceType::Orgs;
+        assert!(!grants(
+            &Perm::in_org(Action::Write, o, org),
+            &Perm::global(Action::Write, o)
+        ));
+    }
+
+    #[test]
+    fn display_as_influxdb() {
+        let bk = ResourceType::Buckets;
+        assert_eq!(
+            display(&Perm::at(Action::Read, bk, id(1), id(2))),
+            "read:orgs/0000000000000001/buckets/0000000000000002"
+        );
+        assert_eq!(
+            display(&Perm::in_org(Action::Write, bk, id(1))),
+            "write:orgs/0000000000000001/buckets"
+        );
+        assert_eq!(
+            display(&Perm::global(Action::Read, ResourceType::Authorizations)),
+            "read:authorizations"
+        );
+        assert_eq!(
+            display(&Perm::resource(Action::Write, ResourceType::Users, id(3))),
+            "write:users/0000000000000003"
+        );
+    }
+
+    #[test]
+    fn permission_sets() {
+        assert!(member_perms(id(5)).iter().all(|p| p.action == Action::Read));
+        assert!(member_perms(id(5)).contains(&Perm::resource(
+            Action::Read,
+            ResourceType::Orgs,
+            id(5)
+        )));
+        assert_eq!(me_perms(id(5)).len(), 2);
+    }
+
+    #[test]
+    fn sessions_expire_and_remove() {
+        let s = Sessions::default();
+        let k = s.create(id(7));
+        assert_eq!(s.get(&k).map(|s| s.user_id), Some(id(7)));
+        assert!(s.remove(&k));
+        assert!(s.get(&k).is_none());
+    }
+}

@@ -1,0 +1,167 @@
+//! `/api/v2/dbrps`: the InfluxDB 1.x database/retention-policy → bucket mappings used by the v1
+//! `/write` and `/query`. Every call names the org (`orgID` or `org`); reading needs
+//! `read:orgs/<org>/dbrp`, changing `write:orgs/<org>/dbrp`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use meta::{Action, DbrpFilter, FindOptions, Id, OrgFilter, ResourceType};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::auth::{Auth, Perm};
+use crate::error::ApiError;
+use crate::routes::paging::{Params, parse_id};
+use crate::routes::{JsonBody, views};
+
+/// The org named by `orgID` or `org` (ID first, as InfluxDB).
+async fn org_of(app: &App, org_id: Option<&str>, org: Option<&str>) -> Result<Id, ApiError> {
+    if let Some(id) = org_id.filter(|s| !s.is_empty()) {
+        return parse_id(id);
+    }
+    let Some(name) = org.filter(|s| !s.is_empty()).map(str::to_string) else {
+        return Err(ApiError::invalid(
+            "either 'org' or 'orgID' must be provided",
+        ));
+    };
+    let f = OrgFilter {
+        name: Some(name.clone()),
+        ..OrgFilter::default()
+    };
+    let found = app
+        .meta(move |m| m.list_orgs(&f, &FindOptions::default()))
+        .await?;
+    found
+        .first()
+        .map(|o| o.id)
+        .ok_or_else(|| ApiError::not_found(format!("organization name \"{name}\" not found")))
+}
+
+fn parse_bool(s: &str) -> Result<bool, ApiError> {
+    match s {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::invalid(format!("invalid default parameter: {s}"))),
+    }
+}
+
+pub async fn list(
+    State(app): State<App>,
+    auth: Auth,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let org_id = org_of(&app, params.get("orgID"), params.get("org")).await?;
+    auth.require(&Perm::in_org(Action::Read, ResourceType::Dbrp, org_id))?;
+    let filter = DbrpFilter {
+        id: params.id("id")?,
+        org_id: Some(org_id),
+        bucket_id: params.id("bucketID")?,
+        database: params.get("db").map(str::to_string),
+        retention_policy: params.get("rp").map(str::to_string),
+        default: params.get("default").map(parse_bool).transpose()?,
+        r#virtual: None,
+    };
+    let all = app.meta(move |m| m.list_dbrps(&filter)).await?;
+    Ok(Json(json!({
+        "content": all.iter().map(views::dbrp).collect::<Vec<_>>(),
+    })))
+}
+
+/// InfluxDB's `createDBRPRequest`.
+#[derive(Debug, Deserialize)]
+pub struct CreateBody {
+    #[serde(default)]
+    database: String,
+    #[serde(default)]
+    retention_policy: String,
+    #[serde(default)]
+    default: bool,
+    #[serde(default)]
+    org: Option<String>,
+    #[serde(rename = "orgID", default)]
+    org_id: Option<String>,
+    #[serde(rename = "bucketID", default)]
+    bucket_id: Option<String>,
+}
+
+pub async fn create(
+    State(app): State<App>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let org_id = org_of(&app, body.org_id.as_deref(), body.org.as_deref()).await?;
+    let Some(bucket) = body.bucket_id.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(ApiError::invalid("bucketID is required"));
+    };
+    let bucket_id = parse_id(bucket)?;
+    auth.require(&Perm::in_org(Action::Write, ResourceType::Dbrp, org_id))?;
+    let create = meta::DbrpCreate {
+        org_id: Some(org_id),
+        bucket_id: Some(bucket_id),
+        database: body.database,
+        retention_policy: body.retention_policy,
+        default: body.default,
+    };
+    let d = app.meta(move |m| m.create_dbrp(create)).await?;
+    Ok((StatusCode::CREATED, Json(views::dbrp(&d))))
+}
+
+/// The mapping `id` of the org named in the query string, checking `action` on it.
+async fn find(
+    app: &App,
+    auth: &Auth,
+    params: &Params,
+    id: &str,
+    action: Action,
+) -> Result<meta::DbrpMapping, ApiError> {
+    let id = parse_id(id)?;
+    let org_id = org_of(app, params.get("orgID"), params.get("org")).await?;
+    auth.require(&Perm::at(action, ResourceType::Dbrp, org_id, id))?;
+    app.meta(move |m| m.get_dbrp(Some(org_id), id)).await
+}
+
+pub async fn get_one(
+    State(app): State<App>,
+    auth: Auth,
+    params: Params,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let d = find(&app, &auth, &params, &id, Action::Read).await?;
+    Ok(Json(json!({ "content": views::dbrp(&d) })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateBody {
+    retention_policy: Option<String>,
+    default: Option<bool>,
+}
+
+pub async fn update(
+    State(app): State<App>,
+    auth: Auth,
+    params: Params,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let d = find(&app, &auth, &params, &id, Action::Write).await?;
+    let upd = meta::DbrpUpdate {
+        retention_policy: body.retention_policy,
+        default: body.default,
+    };
+    let (org, id) = (d.org_id, d.id);
+    let d = app.meta(move |m| m.update_dbrp(org, id, upd)).await?;
+    Ok(Json(json!({ "content": views::dbrp(&d) })))
+}
+
+pub async fn delete(
+    State(app): State<App>,
+    auth: Auth,
+    params: Params,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let d = find(&app, &auth, &params, &id, Action::Write).await?;
+    let (org, id) = (d.org_id, d.id);
+    app.meta(move |m| m.delete_dbrp(org, id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,154 @@
+//! The route table: every path the server answers, in one place.
+//!
+//! Public routes (no token): `/health`, `/ping`, `/ready`, `GET|POST /api/v2/setup`,
+//! `POST /api/v2/signin`. Every other `/api/v2` route requires a token or a session cookie.
+//! Routes of the InfluxDB API that are not built yet are listed in [`NOT_IMPLEMENTED`]; they
+//! authenticate the caller and then answer 501 `not implemented`.
+
+pub mod authorizations;
+pub mod buckets;
+pub mod dbrps;
+pub mod health;
+pub mod orgs;
+pub mod paging;
+pub mod setup;
+pub mod signin;
+pub mod users;
+pub mod views;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::routing::{MethodRouter, any, get, post};
+use serde::de::DeserializeOwned;
+
+use crate::App;
+use crate::auth::Auth;
+use crate::error::{ApiError, Code};
+
+/// Paths of the InfluxDB API that authenticate and then answer 501 `not implemented`
+/// (method, path as the router spells it).
+pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
+    ("POST", "/api/v2/write"),
+    ("POST", "/write"),
+    ("POST", "/api/v2/query"),
+    ("GET|POST", "/query"),
+    ("POST", "/api/v2/delete"),
+    ("GET", "/api/v2/backup/metadata"),
+    ("GET", "/api/v2/backup/kv"),
+    ("GET", "/api/v2/backup/shards/{shardID}"),
+    ("POST", "/api/v2/restore/kv"),
+    ("POST", "/api/v2/restore/sql"),
+    ("POST", "/api/v2/restore/bucketMetadata"),
+    ("POST", "/api/v2/restore/bucket-metadata"),
+    ("POST", "/api/v2/restore/buckets/{bucketID}"),
+    ("POST", "/api/v2/restore/shards/{shardID}"),
+];
+
+async fn not_implemented(_auth: Auth) -> ApiError {
+    ApiError::not_implemented("not implemented")
+}
+
+fn method_router(methods: &str) -> MethodRouter<App> {
+    let mut r = MethodRouter::new();
+    for m in methods.split('|') {
+        r = match m {
+            "GET" => r.get(not_implemented),
+            "POST" => r.post(not_implemented),
+            _ => r.on(axum::routing::MethodFilter::PUT, not_implemented),
+        };
+    }
+    r
+}
+
+/// The full router, without middleware (see [`crate::app_router`]).
+pub fn router() -> Router<App> {
+    let mut r = Router::new()
+        .route("/health", get(health::health))
+        .route("/ping", get(health::ping).head(health::ping))
+        .route("/ready", get(health::ready))
+        .route("/api/v2/setup", get(setup::allowed).post(setup::setup))
+        .route("/api/v2/signin", post(signin::signin))
+        .route("/api/v2/signout", post(signin::signout))
+        .route("/api/v2/me", get(users::me))
+        .route(
+            "/api/v2/me/password",
+            axum::routing::put(users::put_me_password),
+        )
+        .route("/api/v2/orgs", get(orgs::list).post(orgs::create))
+        .route(
+            "/api/v2/orgs/{id}",
+            get(orgs::get_one).patch(orgs::update).delete(orgs::delete),
+        )
+        .route("/api/v2/buckets", get(buckets::list).post(buckets::create))
+        .route(
+            "/api/v2/buckets/{id}",
+            get(buckets::get_one)
+                .patch(buckets::update)
+                .delete(buckets::delete),
+        )
+        .route("/api/v2/buckets/{id}/labels", get(buckets::labels))
+        .route("/api/v2/users", get(users::list).post(users::create))
+        .route(
+            "/api/v2/users/{id}",
+            get(users::get_one)
+                .patch(users::update)
+                .delete(users::delete),
+        )
+        .route(
+            "/api/v2/users/{id}/password",
+            post(users::set_password).put(users::put_password),
+        )
+        .route(
+            "/api/v2/authorizations",
+            get(authorizations::list).post(authorizations::create),
+        )
+        .route(
+            "/api/v2/authorizations/{id}",
+            get(authorizations::get_one)
+                .patch(authorizations::update)
+                .delete(authorizations::delete),
+        )
+        .route("/api/v2/dbrps", get(dbrps::list).post(dbrps::create))
+        .route(
+            "/api/v2/dbrps/{id}",
+            get(dbrps::get_one)
+                .patch(dbrps::update)
+                .delete(dbrps::delete),
+        );
+    for (methods, path) in NOT_IMPLEMENTED {
+        r = r.route(path, method_router(methods));
+    }
+    r.fallback(any(path_not_found))
+}
+
+/// A JSON request body. Unlike `axum::Json` it does not insist on a `Content-Type` header
+/// (InfluxDB does not), and every failure is an InfluxDB error: 400 `invalid` for a body that
+/// does not decode, 413 `request too large` past the body limit.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(Code::RequestTooLarge, e.body_text())
+            } else {
+                ApiError::invalid(e.body_text())
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::invalid(format!("failed to decode request body: {e}")))
+    }
+}
+
+async fn path_not_found() -> ApiError {
+    ApiError::not_found("path not found")
+}

@@ -1,0 +1,252 @@
+//! `/api/v2/users` (list, create, get, update, delete), `/api/v2/users/{id}/password`,
+//! `/api/v2/me` and `/api/v2/me/password`.
+//!
+//! Users belong to no org: reading one needs `read:users/<id>`, creating one instance-wide
+//! `write:users`. Every caller may read and write itself.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use meta::{Action, FindOptions, Id, ResourceType, Status, User, UserFilter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::auth::{Auth, Perm, me_perms};
+use crate::error::ApiError;
+use crate::routes::paging::{Params, page, paging_links, parse_id};
+use crate::routes::{JsonBody, views};
+
+fn read_perm(id: Id) -> meta::Permission {
+    Perm::resource(Action::Read, ResourceType::Users, id)
+}
+
+fn write_perm(id: Id) -> meta::Permission {
+    Perm::resource(Action::Write, ResourceType::Users, id)
+}
+
+/// Whether the caller may act on user `id` (its own permissions, or being that user).
+fn may(auth: &Auth, want: meta::Permission, id: Id) -> Result<(), ApiError> {
+    if auth.user_id == Some(id) && me_perms(id).contains(&want) {
+        return Ok(());
+    }
+    auth.require(&want)
+}
+
+pub async fn list(
+    State(app): State<App>,
+    auth: Auth,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let opts = params.find_options()?;
+    let filter = UserFilter {
+        id: params.id("id")?,
+        name: params.get("name").map(str::to_string),
+    };
+    let all = app
+        .meta(move |m| m.list_users(&filter, &FindOptions::default()))
+        .await?;
+    let visible: Vec<User> = all
+        .into_iter()
+        .filter(|u| may(&auth, read_perm(u.id), u.id).is_ok())
+        .collect();
+    let users = page(visible, &opts, |u| u.id);
+    let filter_q: Vec<(&str, String)> = ["id", "name"]
+        .iter()
+        .filter_map(|k| params.get(k).map(|v| (*k, v.to_string())))
+        .collect();
+    let links = paging_links("/api/v2/users", &opts, &filter_q, users.len());
+    Ok(Json(json!({
+        "links": links,
+        "users": users.iter().map(views::user).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateBody {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+fn parse_status(s: Option<&str>) -> Result<Option<Status>, ApiError> {
+    match s {
+        None => Ok(None),
+        Some("active") => Ok(Some(Status::Active)),
+        Some("inactive") => Ok(Some(Status::Inactive)),
+        Some(other) => Err(ApiError::invalid(format!("invalid status {other:?}"))),
+    }
+}
+
+pub async fn create(
+    State(app): State<App>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.require(&Perm::global(Action::Write, ResourceType::Users))?;
+    if body.name.trim().is_empty() {
+        return Err(ApiError::invalid("user name is empty"));
+    }
+    let status = parse_status(body.status.as_deref())?.unwrap_or(Status::Active);
+    let u = app
+        .meta(move |m| {
+            let u = m.create_user(&body.name)?;
+            if status == Status::Inactive {
+                return m.update_user(u.id, None, Some(status));
+            }
+            Ok(u)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(views::user(&u))))
+}
+
+pub async fn get_one(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    may(&auth, read_perm(id), id)?;
+    let u = app.meta(move |m| m.get_user(id)).await?;
+    Ok(Json(views::user(&u)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateBody {
+    name: Option<String>,
+    status: Option<String>,
+}
+
+pub async fn update(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    may(&auth, write_perm(id), id)?;
+    if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(ApiError::invalid("user name is empty"));
+    }
+    let status = parse_status(body.status.as_deref())?;
+    let u = app
+        .meta(move |m| m.update_user(id, body.name.as_deref(), status))
+        .await?;
+    Ok(Json(views::user(&u)))
+}
+
+pub async fn delete(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    may(&auth, write_perm(id), id)?;
+    app.meta(move |m| m.delete_user(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordBody {
+    #[serde(default)]
+    password: String,
+}
+
+fn check_password(p: &str) -> Result<(), ApiError> {
+    if p.chars().count() < 8 {
+        return Err(ApiError::invalid(
+            "passwords must be at least 8 characters long",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /api/v2/users/{id}/password`: sets the password (needs `write:users/<id>`).
+pub async fn set_password(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    may(&auth, write_perm(id), id)?;
+    check_password(&body.password)?;
+    app.meta(move |m| {
+        m.get_user(id)?;
+        m.set_password(id, &body.password)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /api/v2/users/{id}/password`: changes the password given the old one in basic auth.
+pub async fn put_password(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    may(&auth, write_perm(id), id)?;
+    change_password(&app, id, &headers, body.password).await
+}
+
+/// `GET /api/v2/me`: the calling user.
+pub async fn me(State(app): State<App>, auth: Auth) -> Result<Json<Value>, ApiError> {
+    let Some(id) = auth.user_id else {
+        return Err(ApiError::unauthorized_access());
+    };
+    let u = app.meta(move |m| m.get_user(id)).await?;
+    Ok(Json(views::user(&u)))
+}
+
+/// `PUT /api/v2/me/password`: changes one's password; the old one comes as basic auth.
+pub async fn put_me_password(
+    State(app): State<App>,
+    auth: Auth,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    let Some(id) = auth.user_id else {
+        return Err(ApiError::unauthorized_access());
+    };
+    change_password(&app, id, &headers, body.password).await
+}
+
+async fn change_password(
+    app: &App,
+    id: Id,
+    headers: &HeaderMap,
+    new: String,
+) -> Result<StatusCode, ApiError> {
+    let Some((_, old)) = basic_auth(headers) else {
+        return Err(ApiError::unauthorized("invalid basic auth"));
+    };
+    check_password(&new)?;
+    app.meta(move |m| {
+        m.verify_password(id, &old)?;
+        m.set_password(id, &new)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The `(user, password)` of an `Authorization: Basic` header.
+pub fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine as _;
+    for v in headers.get_all(header::AUTHORIZATION) {
+        let Ok(v) = v.to_str() else { continue };
+        let Some(b64) = v.strip_prefix("Basic ") else {
+            continue;
+        };
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (u, p) = text.split_once(':')?;
+        return Some((u.to_string(), p.to_string()));
+    }
+    None
+}
