@@ -251,23 +251,40 @@ fn call_row(it: &mut Interp<'_>, a: &Args, f: &Arc<Function>, rec: Record) -> R<
 }
 
 fn filter(it: &mut Interp<'_>, a: &Args) -> R<Value> {
-    let f = a
+    let mut f = a
         .function("fn")?
         .ok_or_else(|| a.err("missing required argument fn"))?;
     let keep_empty = a.string_or("onEmpty", "drop")? == "keep";
-    if let Some((s, mut p)) = pending(a)?
+    let mut stream = a.stream()?;
+    if let StreamData::Pending(p) = &stream.data
         && p.range.is_some()
         && p.aggregate.is_none()
         && !keep_empty
-        && let Some(pred) = to_predicate(it, &f)
     {
-        p.predicate = Some(match p.predicate.take() {
-            Some(old) => Predicate::And(Box::new(old), Box::new(pred)),
-            None => pred,
-        });
-        return Ok(with_pending(p, s.bounds));
+        let (pushed, rest) = split_predicate(it, &f);
+        if let Some(pred) = pushed {
+            let mut p = p.clone();
+            p.predicate = Some(match p.predicate.take() {
+                Some(old) => Predicate::And(Box::new(old), Box::new(pred)),
+                None => pred,
+            });
+            match rest {
+                // Everything went to storage.
+                None => return Ok(with_pending(p, stream.bounds)),
+                // The conjuncts storage cannot test run in memory on what it returns.
+                Some(rest) => {
+                    f = rest;
+                    stream = Arc::new(Stream {
+                        data: StreamData::Pending(p),
+                        yielded: false,
+                        bounds: stream.bounds,
+                    });
+                }
+            }
+        }
     }
-    let (tables, bounds) = input(it, a)?;
+    let tables = it.materialize(&stream)?;
+    let bounds = stream.bounds;
     let mut out = Vec::new();
     for t in tables.iter() {
         let mut idx = Vec::new();
@@ -286,6 +303,83 @@ fn filter(it: &mut Interp<'_>, a: &Args) -> R<Value> {
         out.push(t.take_rows(&idx));
     }
     Ok(Stream::tables(out, bounds))
+}
+
+/// Splits `(r) => a and b and ...` into a storage predicate made of the conjuncts storage can
+/// test and a function of the remaining ones (`None` when nothing remains).
+fn split_predicate(
+    it: &mut Interp<'_>,
+    f: &Arc<Function>,
+) -> (Option<Predicate>, Option<Arc<Function>>) {
+    if let Some(p) = to_predicate(it, f) {
+        return (Some(p), None);
+    }
+    let Function::Closure { params, body, env } = f.as_ref() else {
+        return (None, Some(f.clone()));
+    };
+    let FunctionBody::Expr(e) = body.as_ref() else {
+        return (None, Some(f.clone()));
+    };
+    if params.len() != 1 {
+        return (None, Some(f.clone()));
+    }
+    fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+        match &e.kind {
+            ExprKind::Binary {
+                op: BinaryOp::And,
+                lhs,
+                rhs,
+            } => {
+                conjuncts(lhs, out);
+                conjuncts(rhs, out);
+            }
+            _ => out.push(e),
+        }
+    }
+    let mut parts = Vec::new();
+    conjuncts(e, &mut parts);
+    let p = params[0].name.clone();
+    let env2 = env.clone();
+    let mut pushed: Option<Predicate> = None;
+    let mut rest: Vec<Expr> = Vec::new();
+    for c in parts {
+        let mut lit = |x: &Expr| -> Option<Value> {
+            if mentions(x, &p) {
+                return None;
+            }
+            it.eval(x, &env2).ok()
+        };
+        match pred_of(c, &p, &mut lit) {
+            Some(pr) => {
+                pushed = Some(match pushed.take() {
+                    Some(old) => Predicate::And(Box::new(old), Box::new(pr)),
+                    None => pr,
+                })
+            }
+            None => rest.push(c.clone()),
+        }
+    }
+    let Some(pushed) = pushed else {
+        return (None, Some(f.clone()));
+    };
+    let mut iter = rest.into_iter();
+    let Some(first) = iter.next() else {
+        return (Some(pushed), None);
+    };
+    let body = iter.fold(first, |acc, x| Expr {
+        span: acc.span.to(x.span),
+        kind: ExprKind::Binary {
+            op: BinaryOp::And,
+            lhs: Box::new(acc),
+            rhs: Box::new(x),
+        },
+    });
+    let rest_fn = Function::Closure {
+        params: params.clone(),
+        body: Arc::new(FunctionBody::Expr(Box::new(body))),
+        env: env.clone(),
+    };
+    (Some(pushed), Some(Arc::new(rest_fn)))
 }
 
 /// Translates `(r) => <predicate on series keys>` into a storage predicate, if it is one.
@@ -655,7 +749,8 @@ fn window_tables(
                 }
                 for i in 0..nt.nrows() {
                     let row: Vec<Value> = nt.columns.iter().map(|c| c.values[i].clone()).collect();
-                    part.push(key.clone(), &nschema, row);
+                    part.push(key.clone(), &nschema, row)
+                        .map_err(|m| a.err(m))?;
                 }
             } else {
                 let _ = &schema;
@@ -1131,7 +1226,7 @@ fn group(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
                     .collect(),
             };
             let row = t.columns.iter().map(|c| c.values[i].clone()).collect();
-            part.push(key, &schema, row);
+            part.push(key, &schema, row).map_err(|m| a.err(m))?;
         }
     }
     Ok(key_sorted(part.tables))
@@ -1301,7 +1396,7 @@ fn map(it: &mut Interp<'_>, a: &Args, tables: &[Table]) -> R<Vec<Table>> {
                     })
                     .collect(),
             };
-            part.push(key, &schema, row);
+            part.push(key, &schema, row).map_err(|m| a.err(m))?;
         }
     }
     Ok(part.tables)
@@ -1580,7 +1675,8 @@ fn set(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
                 t.key.clone(),
                 &schema,
                 t.columns.iter().map(|c| c.values[i].clone()).collect(),
-            );
+            )
+            .map_err(|m| a.err(m))?;
         }
     }
     Ok(part.tables)

@@ -189,8 +189,14 @@ pub struct Partitioner {
 impl Partitioner {
     /// Appends `row` (cells in `schema` order) to the table of `key`, creating it with `schema`.
     /// A row whose schema differs from the existing table's gets its missing columns as nulls and
-    /// extends the table with new columns (filled with nulls for earlier rows).
-    pub fn push(&mut self, key: GroupKey, schema: &[(String, DataType)], row: Vec<Value>) {
+    /// extends the table with new columns (filled with nulls for earlier rows). A column that
+    /// would hold two types is a schema collision, reported with the column's name.
+    pub fn push(
+        &mut self,
+        key: GroupKey,
+        schema: &[(String, DataType)],
+        row: Vec<Value>,
+    ) -> Result<(), String> {
         let id = key.identity();
         let ti = match self.index.get(&id) {
             Some(&i) => i,
@@ -211,19 +217,27 @@ impl Partitioner {
             for (c, v) in t.columns.iter_mut().zip(row) {
                 c.values.push(v);
             }
-            return;
+            return Ok(());
         }
-        let mut row: Vec<Option<Value>> = row.into_iter().map(Some).collect();
         for (j, (name, ty)) in schema.iter().enumerate() {
-            if t.col_index(name).is_none() {
-                t.columns.push(Column {
+            match t.col_index(name) {
+                None => t.columns.push(Column {
                     name: name.clone(),
                     ty: *ty,
                     values: vec![Value::Null; n],
-                });
+                }),
+                Some(i) => {
+                    if t.columns[i].ty != *ty && !row[j].is_null() {
+                        return Err(format!(
+                            "schema collision: column {name:?} is both {} and {}",
+                            t.columns[i].ty.flux_name(),
+                            ty.flux_name()
+                        ));
+                    }
+                }
             }
-            let _ = j;
         }
+        let mut row: Vec<Option<Value>> = row.into_iter().map(Some).collect();
         for c in t.columns.iter_mut() {
             let v = schema
                 .iter()
@@ -232,6 +246,7 @@ impl Partitioner {
                 .unwrap_or(Value::Null);
             c.values.push(v);
         }
+        Ok(())
     }
 
     /// Makes sure a (possibly empty) table exists for `key`.

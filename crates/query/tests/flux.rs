@@ -631,3 +631,47 @@ fn user_functions_and_blocks() {
     let r = run(&q);
     assert_eq!(floats(&r[0].tables[0], "_value"), vec![300.0]);
 }
+
+#[test]
+fn mixed_filter_pushes_key_conjuncts_and_keeps_the_rest() {
+    let src = Recording {
+        inner: source(),
+        reqs: RefCell::new(Vec::new()),
+    };
+    let q = format!(
+        "{HEAD} |> filter(fn: (r) => r._measurement == \"cpu\" and r._value > 110.0 and r.host =~ /b/)"
+    );
+    let res = execute(&q, &src, &opts()).unwrap();
+    let reqs = src.reqs.borrow();
+    assert_eq!(reqs.len(), 1);
+    let p = reqs[0]
+        .predicate
+        .as_ref()
+        .expect("key conjuncts pushed down");
+    let tag = |k: &str| match k {
+        "_measurement" => Some("cpu"),
+        "host" => Some("a"),
+        _ => None,
+    };
+    assert!(
+        !p.matches(&tag),
+        "host a must be excluded by the pushed predicate"
+    );
+    assert_eq!(res[0].tables.len(), 1);
+    assert_eq!(
+        floats(&res[0].tables[0], "_value"),
+        vec![111.0, 112.0, 113.0, 114.0]
+    );
+}
+
+#[test]
+fn group_of_different_types_is_a_schema_collision() {
+    let e = run_err(&format!(
+        "{HEAD} |> filter(fn: (r) => r.host == \"a\") |> group()"
+    ));
+    assert!(e.to_string().contains("schema collision"), "{e}");
+    let r = run(&format!(
+        "{HEAD} |> filter(fn: (r) => r.host == \"a\") |> toFloat() |> group() |> count()"
+    ));
+    assert_eq!(col(&r[0].tables[0], "_value"), vec![Value::Int(40)]);
+}
