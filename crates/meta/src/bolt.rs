@@ -161,11 +161,11 @@ pub(crate) fn read(data: &[u8]) -> Result<Loaded> {
         // Meta 0 damaged: probe meta 1 at the possible page sizes.
         let mut ps = 1024usize;
         while ps <= 16 << 20 {
-            if let Some(m1) = data.get(ps..).and_then(parse_meta) {
-                if m1.page_size as usize == ps {
-                    metas.push(m1);
-                    break;
-                }
+            if let Some(m1) = data.get(ps..).and_then(parse_meta)
+                && m1.page_size as usize == ps
+            {
+                metas.push(m1);
+                break;
             }
             ps *= 2;
         }

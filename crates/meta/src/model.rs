@@ -320,15 +320,16 @@ impl Permission {
         if r.org_id.is_none() && r.id.is_none() {
             return true;
         }
-        if let (Some(o), None) = (r.org_id, r.id) {
-            if Some(o) == w.org_id {
-                return true;
-            }
+        if let (Some(o), None) = (r.org_id, r.id)
+            && Some(o) == w.org_id
+        {
+            return true;
         }
-        if let Some(id) = r.id {
-            if Some(id) == w.id && (r.org_id.is_none() || r.org_id == w.org_id) {
-                return true;
-            }
+        if let Some(id) = r.id
+            && Some(id) == w.id
+            && (r.org_id.is_none() || r.org_id == w.org_id)
+        {
+            return true;
         }
         false
     }

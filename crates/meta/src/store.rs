@@ -618,27 +618,27 @@ impl MetaStore {
     pub fn update_bucket(&self, id: Id, upd: BucketUpdate) -> Result<Bucket> {
         self.update(|t| {
             let mut b: Bucket = get_json(t, schema::BUCKETS, &id.encode(), Kind::Bucket)?;
-            if let Some(n) = &upd.name {
-                if *n != b.name {
-                    if b.bucket_type == BucketType::System {
-                        return Err(Error::Invalid("system buckets cannot be renamed".into()));
-                    }
-                    validate_bucket_name(n, false)?;
-                    if t.get(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, n))
-                        .is_some()
-                    {
-                        return Err(Error::Conflict(format!(
-                            "bucket with name {n} already exists"
-                        )));
-                    }
-                    t.delete(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, &b.name));
-                    t.put(
-                        schema::BUCKET_INDEX,
-                        bucket_index_key(b.org_id, n),
-                        id.encode().to_vec(),
-                    );
-                    b.name = n.clone();
+            if let Some(n) = &upd.name
+                && *n != b.name
+            {
+                if b.bucket_type == BucketType::System {
+                    return Err(Error::Invalid("system buckets cannot be renamed".into()));
                 }
+                validate_bucket_name(n, false)?;
+                if t.get(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, n))
+                    .is_some()
+                {
+                    return Err(Error::Conflict(format!(
+                        "bucket with name {n} already exists"
+                    )));
+                }
+                t.delete(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, &b.name));
+                t.put(
+                    schema::BUCKET_INDEX,
+                    bucket_index_key(b.org_id, n),
+                    id.encode().to_vec(),
+                );
+                b.name = n.clone();
             }
             if let Some(d) = &upd.description {
                 b.description = d.clone();
@@ -1282,6 +1282,22 @@ impl MetaStore {
             .collect()
     }
 
+    /// Low-level write: sets raw `(key, value)` pairs in a top-level KV bucket (created if
+    /// missing), in one commit, bypassing every rule and index of this store. For importing
+    /// records of features this crate does not model and for tests.
+    pub fn put_raw_entries(&self, bucket: &str, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        self.update(|t| {
+            t.bucket_mut(bucket);
+            for (k, v) in entries {
+                if k.is_empty() {
+                    return Err(Error::Invalid("empty KV key".into()));
+                }
+                t.put(bucket, k.clone(), v.clone());
+            }
+            Ok(())
+        })
+    }
+
     /// Names of the top-level KV buckets, in order.
     pub fn raw_bucket_names(&self) -> Vec<String> {
         self.view()
@@ -1574,10 +1590,10 @@ fn tx_create_auth(t: &mut Tree, req: AuthorizationCreate) -> Result<Authorizatio
     if t.get(schema::ORGS, &org_id.encode()).is_none() {
         return Err(Error::not_found(Kind::Organization));
     }
-    if let Some(u) = req.user_id {
-        if t.get(schema::USERS, &u.encode()).is_none() {
-            return Err(Error::not_found(Kind::User));
-        }
+    if let Some(u) = req.user_id
+        && t.get(schema::USERS, &u.encode()).is_none()
+    {
+        return Err(Error::not_found(Kind::User));
     }
     if req.permissions.is_empty() {
         return Err(Error::Invalid(
@@ -1626,14 +1642,13 @@ fn tx_delete_auth(t: &mut Tree, id: Id) -> Result<()> {
 }
 
 fn tx_set_default_dbrp(t: &mut Tree, fk: &[u8], id: Id) -> Result<()> {
-    if let Some(old) = t.get(schema::DBRP_DEFAULT, fk).map(|v| v.to_vec()) {
-        if old != id.encode() {
-            if let Some(v) = t.get(schema::DBRPS, &old) {
-                let mut m: DbrpMapping = from_json(schema::DBRPS, v)?;
-                m.default = false;
-                t.put(schema::DBRPS, old, to_go_json(&m));
-            }
-        }
+    if let Some(old) = t.get(schema::DBRP_DEFAULT, fk).map(|v| v.to_vec())
+        && old != id.encode()
+        && let Some(v) = t.get(schema::DBRPS, &old)
+    {
+        let mut m: DbrpMapping = from_json(schema::DBRPS, v)?;
+        m.default = false;
+        t.put(schema::DBRPS, old, to_go_json(&m));
     }
     t.put(schema::DBRP_DEFAULT, fk.to_vec(), id.encode().to_vec());
     Ok(())
