@@ -1,9 +1,29 @@
-//! The storage engine: line protocol, WAL, cache, shards of TSM files, series index.
+//! The storage engine of ironflux: InfluxDB 2.x's write path and on-disk layout.
+//!
+//! * [`points`]: line protocol -> points, series keys and TSM keys as InfluxDB builds them.
+//! * [`wal`]: per-shard write-ahead log in InfluxDB's format, group commit, torn-tail replay.
+//! * [`cache`]: bounded in-memory values per TSM key, snapshotted to TSM files.
+//! * [`tsmio`]: TSM files and tombstones as the engine reads and writes them.
+//! * [`index`]: per-shard series index rebuilt from TSM keys and the WAL.
+//! * [`shard`]: one shard directory: files, WAL, cache, index, snapshot, compaction, delete.
+//! * [`catalog`]: where shards are recorded ([`catalog::ShardCatalog`]).
+//! * [`engine`]: the entry point: [`Engine::open`], [`Engine::write_lines`], [`Engine::read`].
+//! * [`predicate`]: series predicates and the `/api/v2/delete` predicate parser.
 
 pub mod cache;
 pub mod catalog;
+pub mod engine;
 pub mod index;
 pub mod points;
+pub mod predicate;
+pub mod shard;
 pub mod tsmio;
 pub mod values;
 pub mod wal;
+
+pub use catalog::{BucketId, MemoryCatalog, ShardCatalog, ShardId};
+pub use engine::{
+    Aggregate, Engine, EngineConfig, ReadRequest, SeriesPoints, WriteError, WriteStats,
+};
+pub use points::Precision;
+pub use predicate::{Predicate, parse_delete_predicate};

@@ -728,4 +728,4 @@ fn is_float_syntax(b: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

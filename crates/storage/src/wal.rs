@@ -120,46 +120,7 @@ impl WalEntry {
     pub fn encode_payload(&self) -> Result<Vec<u8>, WalError> {
         let mut b = Vec::new();
         match self {
-            WalEntry::Write(kv) => {
-                for (key, values) in kv {
-                    let klen =
-                        u16::try_from(key.len()).map_err(|_| WalError::KeyTooLong(key.len()))?;
-                    let (ty, n) = match values {
-                        Values::Float(v) => (FLOAT, v.len()),
-                        Values::Integer(v) => (INTEGER, v.len()),
-                        Values::Boolean(v) => (BOOLEAN, v.len()),
-                        Values::String(v) => (STRING, v.len()),
-                        Values::Unsigned(v) => (UNSIGNED, v.len()),
-                    };
-                    b.push(ty);
-                    b.extend_from_slice(&klen.to_be_bytes());
-                    b.extend_from_slice(key);
-                    b.extend_from_slice(&(n as u32).to_be_bytes());
-                    match values {
-                        Values::Float(v) => v.iter().for_each(|(t, x)| {
-                            b.extend_from_slice(&t.to_be_bytes());
-                            b.extend_from_slice(&x.to_bits().to_be_bytes());
-                        }),
-                        Values::Integer(v) => v.iter().for_each(|(t, x)| {
-                            b.extend_from_slice(&t.to_be_bytes());
-                            b.extend_from_slice(&x.to_be_bytes());
-                        }),
-                        Values::Unsigned(v) => v.iter().for_each(|(t, x)| {
-                            b.extend_from_slice(&t.to_be_bytes());
-                            b.extend_from_slice(&x.to_be_bytes());
-                        }),
-                        Values::Boolean(v) => v.iter().for_each(|(t, x)| {
-                            b.extend_from_slice(&t.to_be_bytes());
-                            b.push(u8::from(*x));
-                        }),
-                        Values::String(v) => v.iter().for_each(|(t, x)| {
-                            b.extend_from_slice(&t.to_be_bytes());
-                            b.extend_from_slice(&(x.len() as u32).to_be_bytes());
-                            b.extend_from_slice(x.as_bytes());
-                        }),
-                    }
-                }
-            }
+            WalEntry::Write(kv) => write_payload(kv, &mut b)?,
             WalEntry::Delete(keys) => {
                 for (i, k) in keys.iter().enumerate() {
                     if i > 0 {
@@ -182,19 +143,14 @@ impl WalEntry {
 
     /// Framed entry: header plus snappy block.
     pub fn encode(&self) -> Result<Vec<u8>, WalError> {
-        let payload = self.encode_payload()?;
-        let max = snap::raw::max_compress_len(payload.len());
-        let mut out = vec![0u8; ENTRY_HEADER_LEN + max];
-        let n = snap::raw::Encoder::new()
-            .compress(&payload, &mut out[ENTRY_HEADER_LEN..])
-            .map_err(|e| WalError::Io {
-                path: PathBuf::new(),
-                source: io::Error::other(e),
-            })?;
-        out.truncate(ENTRY_HEADER_LEN + n);
-        out[0] = self.kind();
-        out[1..5].copy_from_slice(&(n as u32).to_be_bytes());
-        Ok(out)
+        frame(self.kind(), &self.encode_payload()?)
+    }
+
+    /// Framed write entry for a batch, without building a [`WalEntry`].
+    pub fn encode_write(batch: &[(Vec<u8>, Values)]) -> Result<Vec<u8>, WalError> {
+        let mut b = Vec::new();
+        write_payload(batch, &mut b)?;
+        frame(WRITE_ENTRY, &b)
     }
 
     /// Decodes a payload of the given type; `None` when malformed.
@@ -267,6 +223,64 @@ impl WalEntry {
             _ => None,
         }
     }
+}
+
+/// Appends the write payload of a batch.
+fn write_payload(kv: &[(Vec<u8>, Values)], b: &mut Vec<u8>) -> Result<(), WalError> {
+    for (key, values) in kv {
+        let klen = u16::try_from(key.len()).map_err(|_| WalError::KeyTooLong(key.len()))?;
+        let (ty, n) = match values {
+            Values::Float(v) => (FLOAT, v.len()),
+            Values::Integer(v) => (INTEGER, v.len()),
+            Values::Boolean(v) => (BOOLEAN, v.len()),
+            Values::String(v) => (STRING, v.len()),
+            Values::Unsigned(v) => (UNSIGNED, v.len()),
+        };
+        b.push(ty);
+        b.extend_from_slice(&klen.to_be_bytes());
+        b.extend_from_slice(key);
+        b.extend_from_slice(&(n as u32).to_be_bytes());
+        match values {
+            Values::Float(v) => v.iter().for_each(|(t, x)| {
+                b.extend_from_slice(&t.to_be_bytes());
+                b.extend_from_slice(&x.to_bits().to_be_bytes());
+            }),
+            Values::Integer(v) => v.iter().for_each(|(t, x)| {
+                b.extend_from_slice(&t.to_be_bytes());
+                b.extend_from_slice(&x.to_be_bytes());
+            }),
+            Values::Unsigned(v) => v.iter().for_each(|(t, x)| {
+                b.extend_from_slice(&t.to_be_bytes());
+                b.extend_from_slice(&x.to_be_bytes());
+            }),
+            Values::Boolean(v) => v.iter().for_each(|(t, x)| {
+                b.extend_from_slice(&t.to_be_bytes());
+                b.push(u8::from(*x));
+            }),
+            Values::String(v) => v.iter().for_each(|(t, x)| {
+                b.extend_from_slice(&t.to_be_bytes());
+                b.extend_from_slice(&(x.len() as u32).to_be_bytes());
+                b.extend_from_slice(x.as_bytes());
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// Frames a payload: type, compressed length, snappy block.
+fn frame(kind: u8, payload: &[u8]) -> Result<Vec<u8>, WalError> {
+    let max = snap::raw::max_compress_len(payload.len());
+    let mut out = vec![0u8; ENTRY_HEADER_LEN + max];
+    let n = snap::raw::Encoder::new()
+        .compress(payload, &mut out[ENTRY_HEADER_LEN..])
+        .map_err(|e| WalError::Io {
+            path: PathBuf::new(),
+            source: io::Error::other(e),
+        })?;
+    out.truncate(ENTRY_HEADER_LEN + n);
+    out[0] = kind;
+    out[1..5].copy_from_slice(&(n as u32).to_be_bytes());
+    Ok(out)
 }
 
 struct Reader<'a> {

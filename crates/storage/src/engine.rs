@@ -1,0 +1,1047 @@
+//! The storage engine: routes line-protocol writes to shards, serves reads for the query layer,
+//! and runs the background work (cache snapshots, compactions, retention).
+//!
+//! # Write semantics (as InfluxDB 2.x)
+//!
+//! * Any unparsable line rejects the whole body: nothing is written and
+//!   [`WriteError::Parse`] carries every bad line (`unable to parse '<line>': <reason>`, joined
+//!   by `\n`, with 1-based line numbers) -> HTTP 400 `invalid`.
+//! * Points older than `now - retention` are dropped; points whose field type conflicts with the
+//!   shard's are dropped. All other points are written, and then [`WriteError::PartialWrite`]
+//!   reports `partial write: <first reason> dropped=<n>` -> HTTP 422 `unprocessable entity`.
+//! * A write refused because the caches are full ([`WriteError::CacheFull`]) wrote nothing to
+//!   the shards it could not reach; the server answers 503 and the client retries. Points of
+//!   a body spanning several shards may already be durable in the shards written before.
+//! * `Ok` means every written point is fsynced in its shard's WAL.
+//!
+//! # Threads
+//!
+//! Every method is blocking and may be called from any thread concurrently (an async server
+//! calls it via `spawn_blocking`). Concurrent writers to one shard share WAL fsyncs (group
+//! commit). With `EngineConfig::maintenance_interval` set, one background thread snapshots
+//! caches past `cache_snapshot_memory_bytes` (or idle for `cache_snapshot_write_cold`),
+//! compacts shards with `compact_threshold` files or more, fully compacts shards idle for
+//! `compact_full_write_cold`, and drops shard groups wholly out of retention.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::cache::{CacheFull, MemoryBudget};
+use crate::catalog::{BucketId, CatalogError, ShardCatalog, ShardId, ShardSpec};
+use crate::index::FieldConflict;
+use crate::points::{
+    FieldType, FieldValue, ParseError, Point, Precision, parse_lines, parse_series_key,
+    split_tsm_key, tsm_key,
+};
+use crate::predicate::Predicate;
+use crate::shard::{Shard, ShardError};
+use crate::values::Values;
+
+/// Retention policy directory name used for every bucket.
+pub const RETENTION_POLICY: &str = "autogen";
+/// Data directory under the engine path.
+pub const DATA_DIR: &str = "data";
+/// WAL directory under the engine path.
+pub const WAL_DIR: &str = "wal";
+
+/// Engine configuration.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The engine directory (InfluxDB's `engine/`), holding `data/` and `wal/`.
+    pub path: PathBuf,
+    /// Bound on all caches together; writes past it fail with `CacheFull`. 0 = unbounded.
+    pub cache_max_memory_bytes: u64,
+    /// A shard's cache is snapshotted to TSM once it holds this many bytes.
+    pub cache_snapshot_memory_bytes: u64,
+    /// A shard's cache is snapshotted when no write arrived for this long.
+    pub cache_snapshot_write_cold: Duration,
+    /// A shard with this many TSM files (or more) is compacted.
+    pub compact_threshold: usize,
+    /// A shard idle for this long is fully compacted into one file.
+    pub compact_full_write_cold: Duration,
+    /// WAL segment rollover size.
+    pub wal_segment_size: u64,
+    /// Period of the background thread; `None` runs no thread (call the maintenance methods).
+    pub maintenance_interval: Option<Duration>,
+    /// Period of retention enforcement in the background thread.
+    pub retention_check_interval: Duration,
+}
+
+impl EngineConfig {
+    /// InfluxDB's defaults: 1 GiB cache bound, 25 MiB snapshot size, 10 min cold snapshot,
+    /// 4 h cold full compaction, 10 MiB WAL segments, retention checked every 30 min.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        EngineConfig {
+            path: path.into(),
+            cache_max_memory_bytes: 1 << 30,
+            cache_snapshot_memory_bytes: 25 << 20,
+            cache_snapshot_write_cold: Duration::from_secs(600),
+            compact_threshold: 4,
+            compact_full_write_cold: Duration::from_secs(4 * 3600),
+            wal_segment_size: crate::wal::SEGMENT_SIZE,
+            maintenance_interval: Some(Duration::from_secs(1)),
+            retention_check_interval: Duration::from_secs(1800),
+        }
+    }
+}
+
+/// Counts of a successful (or partial) write.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Points written.
+    pub points: usize,
+    /// Field values written.
+    pub values: usize,
+    /// Points dropped (retention, field type conflicts).
+    pub dropped: usize,
+}
+
+/// Every unparsable line of a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseErrors(pub Vec<ParseError>);
+
+impl std::fmt::Display for ParseErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ParseErrors {
+    /// Line number of the first bad line.
+    pub fn first_line(&self) -> Option<usize> {
+        self.0.first().map(|e| e.line)
+    }
+}
+
+/// Why points of a write were dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// A field's type differs from the shard's.
+    FieldTypeConflict,
+    /// Older than the bucket's retention period.
+    BeyondRetention,
+}
+
+/// Errors of [`Engine::write_lines`].
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Unparsable lines; nothing written. HTTP 400 `invalid`.
+    #[error("{0}")]
+    Parse(ParseErrors),
+    /// Some points dropped, the rest written. HTTP 422 `unprocessable entity`.
+    #[error("partial write: {reason} dropped={}", stats.dropped)]
+    PartialWrite {
+        /// First reason, InfluxDB's text.
+        reason: String,
+        /// Kind of the first reason.
+        kind: DropReason,
+        /// What was written and dropped.
+        stats: WriteStats,
+    },
+    /// The cache bound is reached. HTTP 503 `unavailable`.
+    #[error(transparent)]
+    CacheFull(#[from] CacheFull),
+    /// The bucket is unknown to the catalogue. HTTP 404.
+    #[error("bucket {0:016x} not found")]
+    BucketNotFound(BucketId),
+    /// Catalogue failure. HTTP 500.
+    #[error(transparent)]
+    Catalog(CatalogError),
+    /// Storage failure (I/O, poisoned WAL). HTTP 500.
+    #[error(transparent)]
+    Storage(ShardError),
+}
+
+impl From<CatalogError> for WriteError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::BucketNotFound(b) => WriteError::BucketNotFound(b),
+            other => WriteError::Catalog(other),
+        }
+    }
+}
+
+impl From<ShardError> for WriteError {
+    fn from(e: ShardError) -> Self {
+        match e {
+            ShardError::CacheFull(c) => WriteError::CacheFull(c),
+            other => WriteError::Storage(other),
+        }
+    }
+}
+
+/// Errors of reads, deletes and maintenance.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Catalogue failure.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// Storage failure.
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+    /// File system failure.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The aggregate does not apply to the field's type.
+    #[error("unsupported aggregate {aggregate:?} for type {field_type}")]
+    UnsupportedAggregate {
+        /// The aggregate.
+        aggregate: Aggregate,
+        /// The type.
+        field_type: FieldType,
+    },
+    /// Window period must be positive.
+    #[error("window every must be positive")]
+    BadWindow,
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> EngineError {
+    EngineError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    /// Bucket.
+    pub bucket: BucketId,
+    /// Start, inclusive, ns.
+    pub start: i64,
+    /// Stop, exclusive, ns.
+    pub stop: i64,
+    /// Measurement (unescaped); `None` = all.
+    pub measurement: Option<String>,
+    /// Field key; `None` = all fields.
+    pub field: Option<String>,
+    /// Predicate on `_measurement`, `_field` and tags.
+    pub predicate: Predicate,
+}
+
+impl ReadRequest {
+    /// Everything of a bucket in `[start, stop)`.
+    pub fn all(bucket: BucketId, start: i64, stop: i64) -> Self {
+        ReadRequest {
+            bucket,
+            start,
+            stop,
+            measurement: None,
+            field: None,
+            predicate: Predicate::True,
+        }
+    }
+}
+
+/// One series and field with its points in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesPoints {
+    /// Series key (escaped, as stored).
+    pub series_key: String,
+    /// Measurement, unescaped.
+    pub measurement: String,
+    /// Tags, unescaped, sorted by key.
+    pub tags: Vec<(String, String)>,
+    /// Field key.
+    pub field: String,
+    /// Points, ascending by time, one per timestamp.
+    pub values: Values,
+}
+
+/// Window aggregates the engine computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    /// Number of points (integer).
+    Count,
+    /// Sum (float, integer or unsigned).
+    Sum,
+    /// Smallest value (numeric), with its time.
+    Min,
+    /// Largest value (numeric), with its time.
+    Max,
+    /// First point of the window.
+    First,
+    /// Last point of the window.
+    Last,
+    /// Arithmetic mean (float).
+    Mean,
+}
+
+/// One window's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowValue {
+    /// Window start, inclusive.
+    pub start: i64,
+    /// Window stop, exclusive.
+    pub stop: i64,
+    /// Time of the selected point for min/max/first/last, else the window start.
+    pub time: i64,
+    /// The aggregate.
+    pub value: FieldValue,
+}
+
+/// A series with its window aggregates (windows without points are omitted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesAggregate {
+    /// Series key (escaped, as stored).
+    pub series_key: String,
+    /// Measurement, unescaped.
+    pub measurement: String,
+    /// Tags, unescaped, sorted by key.
+    pub tags: Vec<(String, String)>,
+    /// Field key.
+    pub field: String,
+    /// Windows in time order.
+    pub windows: Vec<WindowValue>,
+}
+
+type ShardMap = BTreeMap<(BucketId, ShardId), Arc<Shard>>;
+/// Unescaped tags of a series.
+type Tags = Vec<(String, String)>;
+/// A selected series field: series key, field, measurement, tags.
+type Selected = (String, String, String, Tags);
+
+struct Inner {
+    cfg: EngineConfig,
+    catalog: Arc<dyn ShardCatalog>,
+    budget: Arc<MemoryBudget>,
+    shards: RwLock<ShardMap>,
+    /// Serialises shard creation and removal.
+    open_lock: Mutex<()>,
+    wake: (Mutex<bool>, Condvar),
+    last_error: Mutex<Option<String>>,
+}
+
+/// The storage engine.
+pub struct Engine {
+    inner: Arc<Inner>,
+    background: Option<JoinHandle<()>>,
+}
+
+/// Parses a bucket directory name (16 hex digits).
+fn parse_bucket_dir(name: &str) -> Option<BucketId> {
+    if name.len() == 16 {
+        u64::from_str_radix(name, 16).ok()
+    } else {
+        None
+    }
+}
+
+impl Engine {
+    /// Opens the engine: every shard directory under `data/` and `wal/` is opened (WAL
+    /// replayed, index rebuilt); the background thread starts if configured.
+    pub fn open(cfg: EngineConfig, catalog: Arc<dyn ShardCatalog>) -> Result<Engine, EngineError> {
+        let budget = MemoryBudget::new(cfg.cache_max_memory_bytes);
+        let inner = Arc::new(Inner {
+            cfg,
+            catalog,
+            budget,
+            shards: RwLock::new(BTreeMap::new()),
+            open_lock: Mutex::new(()),
+            wake: (Mutex::new(false), Condvar::new()),
+            last_error: Mutex::new(None),
+        });
+        let mut found: BTreeSet<(BucketId, ShardId)> = BTreeSet::new();
+        for root in [DATA_DIR, WAL_DIR] {
+            let root = inner.cfg.path.join(root);
+            let Ok(rd) = fs::read_dir(&root) else {
+                continue;
+            };
+            for b in rd.flatten() {
+                let Some(bucket) = b.file_name().to_str().and_then(parse_bucket_dir) else {
+                    continue;
+                };
+                let Ok(rd) = fs::read_dir(b.path().join(RETENTION_POLICY)) else {
+                    continue;
+                };
+                for s in rd.flatten() {
+                    if let Some(id) = s
+                        .file_name()
+                        .to_str()
+                        .and_then(|n| n.parse::<ShardId>().ok())
+                    {
+                        found.insert((bucket, id));
+                    }
+                }
+            }
+        }
+        for (bucket, id) in found {
+            inner.open_shard(bucket, id)?;
+        }
+        let background = inner.cfg.maintenance_interval.map(|every| {
+            let weak = Arc::downgrade(&inner);
+            std::thread::Builder::new()
+                .name("storage-maintenance".into())
+                .spawn(move || background_loop(weak, every))
+                .map_err(|e| io_err(Path::new("storage-maintenance"), e))
+        });
+        let background = background.transpose()?;
+        Ok(Engine { inner, background })
+    }
+
+    /// The catalogue in use.
+    pub fn catalog(&self) -> &Arc<dyn ShardCatalog> {
+        &self.inner.catalog
+    }
+
+    /// Bytes held by all caches.
+    pub fn cache_bytes(&self) -> u64 {
+        self.inner.budget.used()
+    }
+
+    /// The last error the background thread met, if any.
+    pub fn last_background_error(&self) -> Option<String> {
+        self.inner.last_error.lock().clone()
+    }
+
+    /// Parses `body` and writes its points into `bucket`. See the module doc for semantics.
+    /// `now` (ns) stamps points without a timestamp and anchors the retention check.
+    pub fn write_lines(
+        &self,
+        bucket: BucketId,
+        body: &[u8],
+        precision: Precision,
+        now: i64,
+    ) -> Result<WriteStats, WriteError> {
+        let mut points = Vec::new();
+        let mut errors = Vec::new();
+        for r in parse_lines(body, precision, now) {
+            match r {
+                Ok(p) => points.push(p),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(WriteError::Parse(ParseErrors(errors)));
+        }
+        self.write_points(bucket, &points, now)
+    }
+
+    /// Writes parsed points into `bucket` (retention check against `now`).
+    pub fn write_points(
+        &self,
+        bucket: BucketId,
+        points: &[Point],
+        now: i64,
+    ) -> Result<WriteStats, WriteError> {
+        let retention = self.inner.catalog.retention(bucket)?;
+        let min_time = if retention > 0 {
+            now.saturating_sub(retention)
+        } else {
+            i64::MIN
+        };
+        let mut stats = WriteStats::default();
+        let mut first: Option<(DropReason, String)> = None;
+        let mut by_shard: BTreeMap<ShardId, (ShardSpec, Vec<&Point>)> = BTreeMap::new();
+        let mut last: Option<ShardSpec> = None;
+        for p in points {
+            if p.time < min_time {
+                stats.dropped += 1;
+                first.get_or_insert((
+                    DropReason::BeyondRetention,
+                    "points beyond retention policy".into(),
+                ));
+                continue;
+            }
+            let spec = match last {
+                Some(s) if s.start <= p.time && p.time < s.end => s,
+                _ => {
+                    let s = self.inner.catalog.shard_for(bucket, p.time)?;
+                    last = Some(s);
+                    s
+                }
+            };
+            by_shard
+                .entry(spec.id)
+                .or_insert_with(|| (spec, Vec::new()))
+                .1
+                .push(p);
+        }
+        for (id, (_, pts)) in by_shard {
+            let shard = self.inner.open_shard(bucket, id).map_err(|e| match e {
+                EngineError::Shard(s) => WriteError::from(s),
+                other => WriteError::Storage(ShardError::Io {
+                    path: self.inner.cfg.path.clone(),
+                    source: std::io::Error::other(other.to_string()),
+                }),
+            })?;
+            let res = match shard.write_points(&pts) {
+                Ok(r) => r,
+                Err(ShardError::CacheFull(c)) => {
+                    self.inner.wake();
+                    return Err(WriteError::CacheFull(c));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            stats.points += res.points;
+            stats.values += res.values;
+            stats.dropped += res.dropped;
+            if let Some(c) = res.conflict {
+                first.get_or_insert((DropReason::FieldTypeConflict, conflict_text(&c)));
+            }
+            if shard.cache_size() > self.inner.cfg.cache_snapshot_memory_bytes {
+                self.inner.wake();
+            }
+        }
+        match first {
+            Some((kind, reason)) => Err(WriteError::PartialWrite {
+                reason,
+                kind,
+                stats,
+            }),
+            None => Ok(stats),
+        }
+    }
+
+    fn bucket_shards(&self, bucket: BucketId) -> Vec<Arc<Shard>> {
+        self.inner
+            .shards
+            .read()
+            .range((bucket, 0)..=(bucket, u64::MAX))
+            .map(|(_, s)| Arc::clone(s))
+            .collect()
+    }
+
+    /// Series (and fields) of a request, without their points: (series key, field) sorted.
+    fn select(&self, req: &ReadRequest, shards: &[Arc<Shard>]) -> Vec<Selected> {
+        let mut out: BTreeMap<(String, String), (String, Tags)> = BTreeMap::new();
+        let pinned = req
+            .measurement
+            .as_deref()
+            .or_else(|| req.predicate.measurement());
+        for s in shards {
+            let ix = s.index();
+            for m in ix.measurements() {
+                if pinned.is_some_and(|p| p != m.name) {
+                    continue;
+                }
+                let fields: Vec<&String> = match &req.field {
+                    Some(f) => m.fields.keys().filter(|k| *k == f).collect(),
+                    None => m.fields.keys().collect(),
+                };
+                if fields.is_empty() {
+                    continue;
+                }
+                for sk in &m.series {
+                    let tags = parse_series_key(sk).1;
+                    for f in &fields {
+                        if req.predicate.matches(&m.name, &tags, f) {
+                            out.entry((sk.clone(), (*f).clone()))
+                                .or_insert_with(|| (m.name.clone(), tags.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        out.into_iter()
+            .map(|((sk, f), (m, t))| (sk, f, m, t))
+            .collect()
+    }
+
+    /// Series matching the request with their points in `[start, stop)`, merged across
+    /// shards, caches, files and tombstones; ordered by series key then field. Series without
+    /// points in the range are skipped. Each item is read when the iterator reaches it.
+    pub fn read(&self, req: &ReadRequest) -> SeriesIter {
+        let shards = self.bucket_shards(req.bucket);
+        let selected = self.select(req, &shards);
+        SeriesIter {
+            shards,
+            selected: selected.into_iter(),
+            start: req.start,
+            stop: req.stop,
+        }
+    }
+
+    /// Window aggregates per series: windows `[t, t + every)` aligned to `offset` (as Flux's
+    /// `aggregateWindow(every, offset)`), empty windows omitted.
+    pub fn read_window_aggregate(
+        &self,
+        req: &ReadRequest,
+        every: i64,
+        offset: i64,
+        aggregate: Aggregate,
+    ) -> Result<Vec<SeriesAggregate>, EngineError> {
+        if every <= 0 {
+            return Err(EngineError::BadWindow);
+        }
+        let mut out = Vec::new();
+        for s in self.read(req) {
+            let s = s?;
+            let windows = window_aggregate(&s.values, every, offset, aggregate)?;
+            out.push(SeriesAggregate {
+                series_key: s.series_key,
+                measurement: s.measurement,
+                tags: s.tags,
+                field: s.field,
+                windows,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Measurements of a bucket, sorted.
+    pub fn measurements(&self, bucket: BucketId) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        for s in self.bucket_shards(bucket) {
+            for m in s.index().measurements() {
+                out.insert(m.name.clone());
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Tag keys and values of a measurement of a bucket.
+    pub fn tags(&self, bucket: BucketId, measurement: &str) -> BTreeMap<String, BTreeSet<String>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for s in self.bucket_shards(bucket) {
+            if let Some(m) = s.index().measurement(measurement) {
+                for (k, vs) in &m.tags {
+                    out.entry(k.clone()).or_default().extend(vs.iter().cloned());
+                }
+            }
+        }
+        out
+    }
+
+    /// Field keys and types of a measurement of a bucket.
+    pub fn fields(&self, bucket: BucketId, measurement: &str) -> BTreeMap<String, FieldType> {
+        let mut out = BTreeMap::new();
+        for s in self.bucket_shards(bucket) {
+            if let Some(m) = s.index().measurement(measurement) {
+                for (k, t) in &m.fields {
+                    out.entry(k.clone()).or_insert(*t);
+                }
+            }
+        }
+        out
+    }
+
+    /// Deletes points with `start <= t <= stop` of the series and fields matching `predicate`
+    /// in `bucket` (InfluxDB's `/api/v2/delete`: both bounds inclusive). Returns the number of
+    /// TSM keys affected.
+    pub fn delete(
+        &self,
+        bucket: BucketId,
+        start: i64,
+        stop: i64,
+        predicate: &Predicate,
+    ) -> Result<usize, EngineError> {
+        let mut n = 0;
+        let pinned = predicate.measurement().map(str::to_string);
+        let matches = |key: &[u8]| -> bool {
+            let Some((series, field)) = split_tsm_key(key) else {
+                return false;
+            };
+            let (Ok(series), Ok(field)) = (std::str::from_utf8(series), std::str::from_utf8(field))
+            else {
+                return false;
+            };
+            let (m, tags) = parse_series_key(series);
+            if pinned.as_deref().is_some_and(|p| p != m) {
+                return false;
+            }
+            predicate.matches(&m, &tags, field)
+        };
+        for s in self.bucket_shards(bucket) {
+            n += s.delete(&matches, start, stop)?;
+        }
+        Ok(n)
+    }
+
+    /// Snapshots every cache to TSM (before a backup, or to bound WAL size).
+    pub fn flush(&self) -> Result<(), EngineError> {
+        for s in self.all_shards() {
+            s.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Compacts every shard (`full`: into one file each). Returns the number of compactions.
+    pub fn compact(&self, full: bool) -> Result<usize, EngineError> {
+        let mut n = 0;
+        for s in self.all_shards() {
+            if s.compact(full, self.inner.cfg.compact_threshold)?.is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Drops every shard group that ended before `now - retention`: files, WAL and catalogue
+    /// entry. Returns the removed shard IDs.
+    pub fn enforce_retention(&self, now: i64) -> Result<Vec<ShardId>, EngineError> {
+        self.inner.enforce_retention(now)
+    }
+
+    /// Removes one shard (files, WAL, cache) and its catalogue group.
+    pub fn drop_shard(&self, bucket: BucketId, spec: &ShardSpec) -> Result<(), EngineError> {
+        self.inner.drop_shard(bucket, spec)
+    }
+
+    /// Data directory of a shard (`data/<bucket hex>/autogen/<id>`).
+    pub fn shard_data_dir(&self, bucket: BucketId, id: ShardId) -> PathBuf {
+        self.inner.data_dir(bucket, id)
+    }
+
+    /// Open shards as (bucket, shard id).
+    pub fn shards(&self) -> Vec<(BucketId, ShardId)> {
+        self.inner.shards.read().keys().copied().collect()
+    }
+
+    /// An open shard.
+    pub fn shard(&self, bucket: BucketId, id: ShardId) -> Option<Arc<Shard>> {
+        self.inner.shards.read().get(&(bucket, id)).cloned()
+    }
+
+    fn all_shards(&self) -> Vec<Arc<Shard>> {
+        self.inner.shards.read().values().cloned().collect()
+    }
+
+    /// Stops the background thread. WAL contents stay on disk and are replayed on open.
+    pub fn close(mut self) {
+        self.stop_background();
+    }
+
+    fn stop_background(&mut self) {
+        if let Some(h) = self.background.take() {
+            *self.inner.wake.0.lock() = true;
+            self.inner.wake.1.notify_all();
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop_background();
+    }
+}
+
+fn conflict_text(c: &FieldConflict) -> String {
+    c.to_string()
+}
+
+impl Inner {
+    fn data_dir(&self, bucket: BucketId, id: ShardId) -> PathBuf {
+        self.cfg
+            .path
+            .join(DATA_DIR)
+            .join(format!("{bucket:016x}"))
+            .join(RETENTION_POLICY)
+            .join(id.to_string())
+    }
+
+    fn wal_dir(&self, bucket: BucketId, id: ShardId) -> PathBuf {
+        self.cfg
+            .path
+            .join(WAL_DIR)
+            .join(format!("{bucket:016x}"))
+            .join(RETENTION_POLICY)
+            .join(id.to_string())
+    }
+
+    fn open_shard(&self, bucket: BucketId, id: ShardId) -> Result<Arc<Shard>, EngineError> {
+        if let Some(s) = self.shards.read().get(&(bucket, id)) {
+            return Ok(Arc::clone(s));
+        }
+        let _g = self.open_lock.lock();
+        if let Some(s) = self.shards.read().get(&(bucket, id)) {
+            return Ok(Arc::clone(s));
+        }
+        let shard = Arc::new(Shard::open(
+            bucket,
+            id,
+            &self.data_dir(bucket, id),
+            &self.wal_dir(bucket, id),
+            Arc::clone(&self.budget),
+            self.cfg.wal_segment_size,
+        )?);
+        self.shards.write().insert((bucket, id), Arc::clone(&shard));
+        Ok(shard)
+    }
+
+    fn drop_shard(&self, bucket: BucketId, spec: &ShardSpec) -> Result<(), EngineError> {
+        let _g = self.open_lock.lock();
+        if let Some(s) = self.shards.write().remove(&(bucket, spec.id)) {
+            s.release_memory();
+        }
+        for dir in [
+            self.data_dir(bucket, spec.id),
+            self.wal_dir(bucket, spec.id),
+        ] {
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&dir, e)),
+            }
+        }
+        self.catalog.delete_shard_group(bucket, spec.group_id)?;
+        Ok(())
+    }
+
+    fn enforce_retention(&self, now: i64) -> Result<Vec<ShardId>, EngineError> {
+        let mut dropped = Vec::new();
+        for bucket in self.catalog.buckets()? {
+            let retention = self.catalog.retention(bucket)?;
+            if retention <= 0 {
+                continue;
+            }
+            let cutoff = now.saturating_sub(retention);
+            for spec in self.catalog.shards(bucket)? {
+                if spec.end <= cutoff {
+                    self.drop_shard(bucket, &spec)?;
+                    dropped.push(spec.id);
+                }
+            }
+        }
+        Ok(dropped)
+    }
+
+    fn wake(&self) {
+        self.wake.1.notify_all();
+    }
+
+    fn maintain(&self) -> Result<(), EngineError> {
+        let shards: Vec<Arc<Shard>> = self.shards.read().values().cloned().collect();
+        for s in shards {
+            let size = s.cache_size();
+            let idle = s.idle_for();
+            if size > self.cfg.cache_snapshot_memory_bytes
+                || (size > 0 && idle >= self.cfg.cache_snapshot_write_cold)
+                || (self.cfg.cache_max_memory_bytes > 0
+                    && self.budget.used() * 10 >= self.cfg.cache_max_memory_bytes * 9
+                    && size > 0)
+            {
+                s.snapshot()?;
+            }
+            s.compact(false, self.cfg.compact_threshold)?;
+            if idle >= self.cfg.compact_full_write_cold {
+                s.compact(true, self.cfg.compact_threshold)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn background_loop(weak: std::sync::Weak<Inner>, every: Duration) {
+    let mut last_retention = std::time::Instant::now();
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        {
+            let mut stop = inner.wake.0.lock();
+            if *stop {
+                return;
+            }
+            inner.wake.1.wait_for(&mut stop, every);
+            if *stop {
+                return;
+            }
+        }
+        if let Err(e) = inner.maintain() {
+            *inner.last_error.lock() = Some(e.to_string());
+        }
+        if last_retention.elapsed() >= inner.cfg.retention_check_interval {
+            last_retention = std::time::Instant::now();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            if let Err(e) = inner.enforce_retention(now) {
+                *inner.last_error.lock() = Some(e.to_string());
+            }
+        }
+    }
+}
+
+/// Iterator over the series of a read; see [`Engine::read`].
+pub struct SeriesIter {
+    shards: Vec<Arc<Shard>>,
+    selected: std::vec::IntoIter<Selected>,
+    start: i64,
+    stop: i64,
+}
+
+impl Iterator for SeriesIter {
+    type Item = Result<SeriesPoints, EngineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.stop <= self.start {
+            return None;
+        }
+        for (series_key, field, measurement, tags) in self.selected.by_ref() {
+            let key = tsm_key(&series_key, &field);
+            let mut acc: Option<Values> = None;
+            for s in &self.shards {
+                match s.read(&key, self.start, self.stop - 1) {
+                    Ok(Some(v)) if !v.is_empty() => match &mut acc {
+                        None => acc = Some(v),
+                        Some(a) => {
+                            // Shards hold disjoint time ranges; merge keeps order regardless.
+                            if !a.merge(&v) {
+                                *a = v;
+                            }
+                        }
+                    },
+                    Ok(_) => {}
+                    Err(e) => return Some(Err(e.into())),
+                }
+            }
+            if let Some(values) = acc {
+                return Some(Ok(SeriesPoints {
+                    series_key,
+                    measurement,
+                    tags,
+                    field,
+                    values,
+                }));
+            }
+        }
+        None
+    }
+}
+
+/// Computes window aggregates over sorted values.
+pub fn window_aggregate(
+    values: &Values,
+    every: i64,
+    offset: i64,
+    agg: Aggregate,
+) -> Result<Vec<WindowValue>, EngineError> {
+    if every <= 0 {
+        return Err(EngineError::BadWindow);
+    }
+    let ft = values.field_type();
+    let numeric = matches!(
+        ft,
+        FieldType::Float | FieldType::Integer | FieldType::Unsigned
+    );
+    if matches!(
+        agg,
+        Aggregate::Sum | Aggregate::Min | Aggregate::Max | Aggregate::Mean
+    ) && !numeric
+    {
+        return Err(EngineError::UnsupportedAggregate {
+            aggregate: agg,
+            field_type: ft,
+        });
+    }
+    let mut out = Vec::new();
+    let n = values.len();
+    let mut i = 0;
+    while i < n {
+        let t0 = values.time(i);
+        let start = t0 - (t0 - offset).rem_euclid(every);
+        let stop = start.saturating_add(every);
+        let mut j = i;
+        while j < n && values.time(j) < stop {
+            j += 1;
+        }
+        out.push(aggregate_range(values, i, j, start, stop, agg));
+        i = j;
+    }
+    Ok(out)
+}
+
+fn aggregate_range(
+    v: &Values,
+    lo: usize,
+    hi: usize,
+    start: i64,
+    stop: i64,
+    agg: Aggregate,
+) -> WindowValue {
+    let wv = |time: i64, value: FieldValue| WindowValue {
+        start,
+        stop,
+        time,
+        value,
+    };
+    match agg {
+        Aggregate::Count => wv(start, FieldValue::Integer((hi - lo) as i64)),
+        Aggregate::First => {
+            let (t, x) = v.get(lo);
+            wv(t, x)
+        }
+        Aggregate::Last => {
+            let (t, x) = v.get(hi - 1);
+            wv(t, x)
+        }
+        Aggregate::Sum => wv(
+            start,
+            match v {
+                Values::Float(x) => FieldValue::Float(x[lo..hi].iter().map(|p| p.1).sum()),
+                Values::Integer(x) => {
+                    FieldValue::Integer(x[lo..hi].iter().fold(0i64, |a, p| a.wrapping_add(p.1)))
+                }
+                Values::Unsigned(x) => {
+                    FieldValue::Unsigned(x[lo..hi].iter().fold(0u64, |a, p| a.wrapping_add(p.1)))
+                }
+                _ => FieldValue::Integer(0),
+            },
+        ),
+        Aggregate::Mean => {
+            let sum: f64 = match v {
+                Values::Float(x) => x[lo..hi].iter().map(|p| p.1).sum(),
+                Values::Integer(x) => x[lo..hi].iter().map(|p| p.1 as f64).sum(),
+                Values::Unsigned(x) => x[lo..hi].iter().map(|p| p.1 as f64).sum(),
+                _ => 0.0,
+            };
+            wv(start, FieldValue::Float(sum / (hi - lo) as f64))
+        }
+        Aggregate::Min | Aggregate::Max => {
+            let want_min = agg == Aggregate::Min;
+            // The first point wins ties, as Flux's min/max selectors do.
+            let mut best = lo;
+            for i in lo + 1..hi {
+                let better = match v {
+                    Values::Float(x) => {
+                        if want_min {
+                            x[i].1 < x[best].1
+                        } else {
+                            x[i].1 > x[best].1
+                        }
+                    }
+                    Values::Integer(x) => {
+                        if want_min {
+                            x[i].1 < x[best].1
+                        } else {
+                            x[i].1 > x[best].1
+                        }
+                    }
+                    Values::Unsigned(x) => {
+                        if want_min {
+                            x[i].1 < x[best].1
+                        } else {
+                            x[i].1 > x[best].1
+                        }
+                    }
+                    _ => false,
+                };
+                if better {
+                    best = i;
+                }
+            }
+            let (t, x) = v.get(best);
+            wv(t, x)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,626 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::catalog::MemoryCatalog;
+use crate::points::tests::{ground_truth, points_lp};
+use crate::predicate::parse_delete_predicate;
+
+const BUCKET: BucketId = 0x0837_1db1_dd8c_8000;
+const NOW: i64 = 1_705_000_000_000_000_000;
+
+type Model = BTreeMap<(String, Vec<(String, String)>, String), Vec<(i64, FieldValue)>>;
+
+fn test_config(path: &Path) -> EngineConfig {
+    EngineConfig {
+        maintenance_interval: None,
+        ..EngineConfig::new(path)
+    }
+}
+
+fn catalog() -> Arc<MemoryCatalog> {
+    let c = Arc::new(MemoryCatalog::new());
+    c.add_bucket(BUCKET, 0, 0);
+    c
+}
+
+fn open(path: &Path, cat: &Arc<MemoryCatalog>) -> Engine {
+    Engine::open(test_config(path), Arc::clone(cat) as Arc<dyn ShardCatalog>).unwrap()
+}
+
+fn expected() -> Model {
+    let mut m = Model::new();
+    for (meas, tags, fields, t) in ground_truth() {
+        for (f, v) in fields {
+            m.entry((meas.clone(), tags.clone(), f))
+                .or_default()
+                .push((t, v));
+        }
+    }
+    for v in m.values_mut() {
+        v.sort_by_key(|p| p.0);
+    }
+    m
+}
+
+fn read_all(e: &Engine, bucket: BucketId) -> Model {
+    let mut m = Model::new();
+    for s in e.read(&ReadRequest::all(bucket, i64::MIN, i64::MAX)) {
+        let s = s.unwrap();
+        let mut tags = s.tags.clone();
+        tags.sort();
+        let vals: Vec<(i64, FieldValue)> = (0..s.values.len()).map(|i| s.values.get(i)).collect();
+        assert!(
+            vals.windows(2).all(|w| w[0].0 < w[1].0),
+            "time order in {}",
+            s.series_key
+        );
+        assert!(
+            m.insert((s.measurement.clone(), tags, s.field.clone()), vals)
+                .is_none()
+        );
+    }
+    m
+}
+
+fn write_ground_truth(e: &Engine) {
+    let body = points_lp();
+    // Several bodies, as a client would send them.
+    let mut n = 0;
+    for chunk in body
+        .split_inclusive(|&b| b == b'\n')
+        .collect::<Vec<_>>()
+        .chunks(2000)
+    {
+        let part: Vec<u8> = chunk.concat();
+        let st = e
+            .write_lines(BUCKET, &part, Precision::Nanoseconds, NOW)
+            .unwrap();
+        n += st.points;
+    }
+    assert_eq!(n, 10_942);
+}
+
+#[track_caller]
+fn assert_model_eq(got: &Model, want: &Model) {
+    assert_eq!(got.len(), want.len(), "number of series/fields");
+    for (k, v) in want {
+        assert_eq!(got.get(k), Some(v), "{k:?}");
+    }
+}
+
+fn oracle_dump(files: &[PathBuf]) -> Vec<serde_json::Value> {
+    let dir = std::env::var("IRONFLUX_ORACLES")
+        .expect("IRONFLUX_ORACLES must name the directory holding the tsmdump oracle");
+    let out = std::process::Command::new(Path::new(&dir).join("tsmdump"))
+        .args(files)
+        .output()
+        .expect("run tsmdump");
+    assert!(
+        out.status.success(),
+        "tsmdump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn tsm_files(e: &Engine) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (b, id) in e.shards() {
+        for f in fs::read_dir(e.shard_data_dir(b, id)).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_some_and(|x| x == "tsm") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn ground_truth_survives_reopen_snapshot_compaction_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = catalog();
+    let want = expected();
+    {
+        let e = open(dir.path(), &cat);
+        write_ground_truth(&e);
+        assert_model_eq(&read_all(&e, BUCKET), &want);
+    }
+    // Reopen: everything comes back from the WAL.
+    let e = open(dir.path(), &cat);
+    assert_model_eq(&read_all(&e, BUCKET), &want);
+    assert!(tsm_files(&e).is_empty());
+    // Snapshot to TSM: WAL segments go, files appear in InfluxDB's layout.
+    e.flush().unwrap();
+    let files = tsm_files(&e);
+    assert!(!files.is_empty());
+    for f in &files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.ends_with("-000000001.tsm") && name.len() == 23,
+            "{name}"
+        );
+        let rel = f
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(rel.starts_with("data/08371db1dd8c8000/autogen/"), "{rel}");
+    }
+    assert_model_eq(&read_all(&e, BUCKET), &want);
+    // A second snapshot of rewritten points, then compaction merges levels.
+    write_ground_truth(&e);
+    e.flush().unwrap();
+    assert!(e.compact(true).unwrap() > 0);
+    for (b, id) in e.shards() {
+        assert_eq!(e.shard(b, id).unwrap().files().len(), 1);
+    }
+    drop(e);
+    let e = open(dir.path(), &cat);
+    assert_model_eq(&read_all(&e, BUCKET), &want);
+    // The oracle reads every file and finds exactly the points.
+    let dump = oracle_dump(&tsm_files(&e));
+    let points: u64 = dump
+        .iter()
+        .filter_map(|r| r["blocks"].as_array())
+        .flatten()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    let want_values: usize = want.values().map(Vec::len).sum();
+    assert_eq!(points as usize, want_values);
+
+    // Delete one series in a time range and a whole measurement.
+    let start = 1_704_067_200_000_000_000;
+    let stop = 1_704_067_260_000_000_000;
+    let pred =
+        parse_delete_predicate(r#"_measurement="cpu" AND host="serverA" AND region="us-west""#)
+            .unwrap();
+    assert!(e.delete(BUCKET, start, stop, &pred).unwrap() > 0);
+    let pred = parse_delete_predicate(r#"_measurement="my measurement,x""#).unwrap();
+    assert!(e.delete(BUCKET, i64::MIN, i64::MAX, &pred).unwrap() > 0);
+    let mut want_after = want.clone();
+    want_after.retain(|k, _| k.0 != "my measurement,x");
+    for (k, v) in want_after.iter_mut() {
+        if k.0 == "cpu"
+            && k.1.contains(&("host".into(), "serverA".into()))
+            && k.1.contains(&("region".into(), "us-west".into()))
+        {
+            v.retain(|p| p.0 < start || p.0 > stop);
+        }
+    }
+    assert_model_eq(&read_all(&e, BUCKET), &want_after);
+    assert!(
+        !e.measurements(BUCKET)
+            .contains(&"my measurement,x".to_string())
+    );
+    drop(e);
+    let e = open(dir.path(), &cat);
+    assert_model_eq(&read_all(&e, BUCKET), &want_after);
+    e.compact(true).unwrap();
+    assert_model_eq(&read_all(&e, BUCKET), &want_after);
+    drop(e);
+    let e = open(dir.path(), &cat);
+    assert_model_eq(&read_all(&e, BUCKET), &want_after);
+    assert!(
+        !e.measurements(BUCKET)
+            .contains(&"my measurement,x".to_string())
+    );
+}
+
+#[test]
+fn delete_of_cached_points_survives_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = catalog();
+    {
+        let e = open(dir.path(), &cat);
+        e.write_lines(
+            BUCKET,
+            b"m,h=a v=1 10\nm,h=a v=2 20\nm,h=b v=3 10",
+            Precision::Nanoseconds,
+            NOW,
+        )
+        .unwrap();
+        e.delete(BUCKET, 0, 15, &parse_delete_predicate(r#"h="a""#).unwrap())
+            .unwrap();
+        e.write_lines(BUCKET, b"m,h=a v=4 10", Precision::Nanoseconds, NOW)
+            .unwrap();
+    }
+    let e = open(dir.path(), &cat);
+    let got: Vec<_> = e
+        .read(&ReadRequest::all(BUCKET, 0, 100))
+        .map(|s| s.unwrap())
+        .map(|s| (s.series_key, s.values))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "m,h=a".to_string(),
+                Values::Float(vec![(10, 4.0), (20, 2.0)])
+            ),
+            ("m,h=b".to_string(), Values::Float(vec![(10, 3.0)]))
+        ]
+    );
+}
+
+#[test]
+fn parse_errors_reject_the_body_with_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), &catalog());
+    let err = e
+        .write_lines(
+            BUCKET,
+            b"m v=1 1\nm\n# c\nm v=\n",
+            Precision::Nanoseconds,
+            NOW,
+        )
+        .unwrap_err();
+    let WriteError::Parse(pe) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(pe.first_line(), Some(2));
+    assert_eq!(
+        err.to_string(),
+        "unable to parse 'm': missing fields\nunable to parse 'm v=': missing field value"
+    );
+    assert_eq!(
+        e.read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn field_type_conflicts_drop_points_and_keep_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), &catalog());
+    e.write_lines(BUCKET, b"m v=1 1", Precision::Nanoseconds, NOW)
+        .unwrap();
+    let err = e
+        .write_lines(
+            BUCKET,
+            b"m v=2i 2\nm v=3 3\nn v=true 3",
+            Precision::Nanoseconds,
+            NOW,
+        )
+        .unwrap_err();
+    match &err {
+        WriteError::PartialWrite { kind, stats, .. } => {
+            assert_eq!(*kind, DropReason::FieldTypeConflict);
+            assert_eq!(
+                *stats,
+                WriteStats {
+                    points: 2,
+                    values: 2,
+                    dropped: 1
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "partial write: field type conflict: input field \"v\" on measurement \"m\" is type integer, already exists as type float dropped=1"
+    );
+    // A conflict inside one body is caught too.
+    let err = e
+        .write_lines(
+            BUCKET,
+            b"k a=1i 1\nk a=\"s\" 2",
+            Precision::Nanoseconds,
+            NOW,
+        )
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        WriteError::PartialWrite {
+            stats: WriteStats {
+                points: 1,
+                dropped: 1,
+                ..
+            },
+            ..
+        }
+    ));
+    let got: Vec<_> = e
+        .read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+        .map(|s| s.unwrap().values)
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            Values::Integer(vec![(1, 1)]),
+            Values::Float(vec![(1, 1.0), (3, 3.0)]),
+            Values::Boolean(vec![(3, true)])
+        ]
+    );
+    assert_eq!(e.fields(BUCKET, "m").get("v"), Some(&FieldType::Float));
+}
+
+#[test]
+fn retention_drops_old_points_and_expired_shard_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = Arc::new(MemoryCatalog::new());
+    let hour = 3_600_000_000_000i64;
+    cat.add_bucket(BUCKET, 24 * hour, 0);
+    let e = open(dir.path(), &cat);
+    let now = 1_000 * hour;
+    let body = format!(
+        "m v=1 {}\nm v=2 {}\nm v=3 {}",
+        now - 30 * hour,
+        now - 2 * hour,
+        now
+    );
+    let err = e
+        .write_lines(BUCKET, body.as_bytes(), Precision::Nanoseconds, now)
+        .unwrap_err();
+    match err {
+        WriteError::PartialWrite {
+            kind: DropReason::BeyondRetention,
+            stats,
+            reason,
+        } => {
+            assert_eq!(stats.dropped, 1);
+            assert_eq!(reason, "points beyond retention policy");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        cat.shards(BUCKET).unwrap().len(),
+        2,
+        "1-hour groups for a 1-day retention"
+    );
+    let dropped = e.enforce_retention(now + 23 * hour).unwrap();
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(cat.shards(BUCKET).unwrap().len(), 1);
+    let got: Vec<_> = e
+        .read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+        .map(|s| s.unwrap().values)
+        .collect();
+    assert_eq!(got, vec![Values::Float(vec![(now, 3.0)])]);
+    assert_eq!(e.shards().len(), 1);
+}
+
+#[test]
+fn cache_bound_refuses_writes_until_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EngineConfig {
+        cache_max_memory_bytes: 4096,
+        ..test_config(dir.path())
+    };
+    let e = Engine::open(cfg, catalog() as Arc<dyn ShardCatalog>).unwrap();
+    let mut refused = None;
+    for i in 0..1000 {
+        match e.write_lines(
+            BUCKET,
+            format!("m,t=x v={i} {i}").as_bytes(),
+            Precision::Nanoseconds,
+            NOW,
+        ) {
+            Ok(_) => {}
+            Err(WriteError::CacheFull(c)) => {
+                refused = Some((i, c));
+                break;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    let (i, c) = refused.expect("writes refused before 1000 points");
+    assert!(c.used > 4096 && i > 10);
+    assert!(e.cache_bytes() <= 4096);
+    e.flush().unwrap();
+    assert_eq!(e.cache_bytes(), 0);
+    e.write_lines(
+        BUCKET,
+        format!("m,t=x v={i} {i}").as_bytes(),
+        Precision::Nanoseconds,
+        NOW,
+    )
+    .unwrap();
+    let n: usize = e
+        .read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+        .map(|s| s.unwrap().values.len())
+        .sum();
+    assert_eq!(n, i + 1);
+}
+
+#[test]
+fn reads_filter_by_measurement_field_tags_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), &catalog());
+    e.write_lines(
+        BUCKET,
+        b"cpu,host=a u=1,s=2 10\ncpu,host=b u=3 20\nmem,host=a u=4 10\ncpu,host=a u=5 30",
+        Precision::Nanoseconds,
+        NOW,
+    )
+    .unwrap();
+    e.flush().unwrap();
+    e.write_lines(
+        BUCKET,
+        b"cpu,host=a u=6 30\ncpu,host=a u=7 40",
+        Precision::Nanoseconds,
+        NOW,
+    )
+    .unwrap();
+    let req = ReadRequest {
+        measurement: Some("cpu".into()),
+        field: Some("u".into()),
+        predicate: parse_delete_predicate(r#"host="a""#).unwrap(),
+        ..ReadRequest::all(BUCKET, 10, 40)
+    };
+    let got: Vec<_> = e.read(&req).map(|s| s.unwrap()).collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].tags, vec![("host".to_string(), "a".to_string())]);
+    // Cache value at 30 overrides the file's; stop is exclusive.
+    assert_eq!(got[0].values, Values::Float(vec![(10, 1.0), (30, 6.0)]));
+    assert_eq!(
+        e.measurements(BUCKET),
+        vec!["cpu".to_string(), "mem".to_string()]
+    );
+    assert_eq!(e.tags(BUCKET, "cpu")["host"].len(), 2);
+}
+
+#[test]
+fn window_aggregates() {
+    let v = Values::Integer(vec![(0, 5), (3, 1), (9, 7), (10, 2), (25, -4)]);
+    let vals = |a| {
+        window_aggregate(&v, 10, 0, a)
+            .unwrap()
+            .into_iter()
+            .map(|w| (w.start, w.time, w.value))
+            .collect::<Vec<_>>()
+    };
+    use FieldValue::{Float, Integer};
+    assert_eq!(
+        vals(Aggregate::Count),
+        vec![
+            (0, 0, Integer(3)),
+            (10, 10, Integer(1)),
+            (20, 20, Integer(1))
+        ]
+    );
+    assert_eq!(
+        vals(Aggregate::Sum),
+        vec![
+            (0, 0, Integer(13)),
+            (10, 10, Integer(2)),
+            (20, 20, Integer(-4))
+        ]
+    );
+    assert_eq!(vals(Aggregate::Min)[0], (0, 3, Integer(1)));
+    assert_eq!(vals(Aggregate::Max)[0], (0, 9, Integer(7)));
+    assert_eq!(vals(Aggregate::First)[0], (0, 0, Integer(5)));
+    assert_eq!(vals(Aggregate::Last)[0], (0, 9, Integer(7)));
+    assert_eq!(vals(Aggregate::Mean)[0], (0, 0, Float(13.0 / 3.0)));
+    let neg = Values::Float(vec![(-15, 1.0), (-5, 2.0)]);
+    let w = window_aggregate(&neg, 10, 3, Aggregate::Count).unwrap();
+    assert_eq!(
+        w.iter().map(|w| (w.start, w.stop)).collect::<Vec<_>>(),
+        vec![(-17, -7), (-7, 3)]
+    );
+    assert!(
+        window_aggregate(
+            &Values::String(vec![(1, "x".into())]),
+            10,
+            0,
+            Aggregate::Sum
+        )
+        .is_err()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), &catalog());
+    e.write_lines(
+        BUCKET,
+        b"m v=1 1\nm v=3 2\nm v=5 11",
+        Precision::Nanoseconds,
+        NOW,
+    )
+    .unwrap();
+    let r = e
+        .read_window_aggregate(&ReadRequest::all(BUCKET, 0, 100), 10, 0, Aggregate::Mean)
+        .unwrap();
+    assert_eq!(
+        r[0].windows
+            .iter()
+            .map(|w| w.value.clone())
+            .collect::<Vec<_>>(),
+        vec![Float(2.0), Float(5.0)]
+    );
+}
+
+#[test]
+fn concurrent_writers_are_all_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = catalog();
+    {
+        let e = open(dir.path(), &cat);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let e = &e;
+                s.spawn(move || {
+                    for i in 0..50 {
+                        let body = format!("m,w={t} v={i}i {i}");
+                        e.write_lines(BUCKET, body.as_bytes(), Precision::Nanoseconds, NOW)
+                            .unwrap();
+                    }
+                });
+            }
+        });
+    }
+    let e = open(dir.path(), &cat);
+    let n: usize = e
+        .read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+        .map(|s| s.unwrap().values.len())
+        .sum();
+    assert_eq!(n, 200);
+}
+
+#[test]
+fn torn_wal_tail_keeps_earlier_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = catalog();
+    {
+        let e = open(dir.path(), &cat);
+        for i in 0..5 {
+            e.write_lines(
+                BUCKET,
+                format!("m v={i} {i}").as_bytes(),
+                Precision::Nanoseconds,
+                NOW,
+            )
+            .unwrap();
+        }
+    }
+    let (b, id) = (BUCKET, cat.shard_for(BUCKET, 0).unwrap().id);
+    let wal_dir = dir
+        .path()
+        .join(WAL_DIR)
+        .join(format!("{b:016x}"))
+        .join(RETENTION_POLICY)
+        .join(id.to_string());
+    let seg = wal_dir.join(crate::wal::segment_name(1));
+    let len = fs::metadata(&seg).unwrap().len();
+    let f = fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    f.set_len(len - 3).unwrap();
+    drop(f);
+    let e = open(dir.path(), &cat);
+    let got: Vec<_> = e
+        .read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+        .map(|s| s.unwrap().values)
+        .collect();
+    assert_eq!(
+        got,
+        vec![Values::Float((0..4).map(|i| (i, i as f64)).collect())]
+    );
+}
+
+#[test]
+fn background_thread_snapshots_cold_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EngineConfig {
+        maintenance_interval: Some(Duration::from_millis(20)),
+        cache_snapshot_write_cold: Duration::from_millis(50),
+        ..EngineConfig::new(dir.path())
+    };
+    let e = Engine::open(cfg, catalog() as Arc<dyn ShardCatalog>).unwrap();
+    e.write_lines(BUCKET, b"m v=1 1", Precision::Nanoseconds, NOW)
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tsm_files(&e).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no snapshot within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(e.cache_bytes(), 0);
+    e.close();
+}

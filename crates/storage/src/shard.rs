@@ -1,0 +1,541 @@
+//! One shard: its TSM files, WAL, cache and series index, laid out as InfluxDB 2.x lays them out.
+//!
+//! ```text
+//! engine/data/<bucketID hex>/autogen/<shardID>/   %09d-%09d.tsm, %09d-%09d.tombstone
+//! engine/wal/<bucketID hex>/autogen/<shardID>/    _%05d.wal
+//! ```
+//!
+//! Write: validate field types against the index (conflicts are dropped and reported), charge
+//! the memory budget, append the WAL entry and insert into the cache under a shared gate, then
+//! wait for the group-commit fsync. Snapshot: under the exclusive gate roll the WAL and move the
+//! cache aside, write a TSM file of a new generation with sequence 1 (`.tsm.tmp`, fsync, rename,
+//! directory fsync), then drop the snapshot and the WAL segments it covered.
+//!
+//! Compaction merges files into the highest input generation with sequence `max + 1`
+//! (newest file wins on equal timestamps, tombstones applied), written the same crash-safe way;
+//! inputs and their tombstones are deleted only after the output is durable. A crash between
+//! leaves inputs beside an output holding the same data, which reads merge identically.
+//!
+//! Delete: log a delete-range entry in the WAL (so replay evicts what it covered from the
+//! cache), tombstone every file holding an affected key, evict the cache.
+//! Snapshot, compaction and delete are serialised by one maintenance lock.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::cache::{Cache, CacheFull, MemoryBudget};
+use crate::catalog::{BucketId, ShardId};
+use crate::index::{FieldConflict, SeriesIndex};
+use crate::points::{FieldType, Point, split_tsm_key};
+use crate::tsmio::{self, Tombstone, TsmFile, TsmIoError};
+use crate::values::Values;
+use crate::wal::{self, Wal, WalEntry, WalError};
+
+/// Errors of a shard.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    /// WAL failure.
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    /// TSM file failure.
+    #[error(transparent)]
+    Tsm(#[from] TsmIoError),
+    /// Cache bound reached.
+    #[error(transparent)]
+    CacheFull(#[from] CacheFull),
+    /// Directory operations.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path involved.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> ShardError {
+    ShardError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Outcome of writing points to a shard.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ShardWrite {
+    /// Points written.
+    pub points: usize,
+    /// Field values written.
+    pub values: usize,
+    /// Points dropped for a field type conflict.
+    pub dropped: usize,
+    /// The first conflict, for the error message.
+    pub conflict: Option<FieldConflict>,
+}
+
+/// One shard.
+pub struct Shard {
+    /// Bucket.
+    pub bucket: BucketId,
+    /// Shard ID.
+    pub id: ShardId,
+    data_dir: PathBuf,
+    wal: Wal,
+    cache: Cache,
+    index: RwLock<SeriesIndex>,
+    files: RwLock<Vec<Arc<TsmFile>>>,
+    /// Writers hold it shared from WAL append to cache insert; a snapshot start holds it
+    /// exclusively, so every entry of a rolled segment is in the snapshot taken with it.
+    gate: RwLock<()>,
+    maint: Mutex<()>,
+    last_write: Mutex<Instant>,
+    next_generation: AtomicU64,
+}
+
+impl Shard {
+    /// Opens (creating) a shard: removes leftover temporary files, opens TSM files (renaming
+    /// unreadable ones to `.bad`), replays the WAL into the cache and rebuilds the index.
+    pub fn open(
+        bucket: BucketId,
+        id: ShardId,
+        data_dir: &Path,
+        wal_dir: &Path,
+        budget: Arc<MemoryBudget>,
+        wal_segment_size: u64,
+    ) -> Result<Shard, ShardError> {
+        fs::create_dir_all(data_dir).map_err(|e| io_err(data_dir, e))?;
+        let mut files = Vec::new();
+        for e in fs::read_dir(data_dir).map_err(|e| io_err(data_dir, e))? {
+            let e = e.map_err(|e| io_err(data_dir, e))?;
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".tmp") {
+                if path.is_dir() {
+                    fs::remove_dir_all(&path).map_err(|e| io_err(&path, e))?;
+                } else {
+                    fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
+                }
+                continue;
+            }
+            if tsmio::parse_file_name(&name).is_none() {
+                continue;
+            }
+            match TsmFile::open(&path) {
+                Ok(f) => files.push(Arc::new(f)),
+                Err(TsmIoError::Corrupt { .. }) => {
+                    let bad = path.with_extension("tsm.bad");
+                    fs::rename(&path, &bad).map_err(|e| io_err(&path, e))?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        files.sort_by_key(|f| (f.generation(), f.sequence()));
+        let next_generation = files.iter().map(|f| f.generation()).max().unwrap_or(0) + 1;
+
+        let (wal, entries) = Wal::open_with_segment_size(wal_dir, wal_segment_size)?;
+        let cache = Cache::new(budget);
+        for entry in entries {
+            match entry {
+                WalEntry::Write(batch) => {
+                    let _ = cache.write(batch, true);
+                }
+                WalEntry::Delete(keys) => {
+                    let keys: BTreeSet<Vec<u8>> = keys.into_iter().collect();
+                    cache.delete_range(&|k| keys.contains(k), i64::MIN, i64::MAX);
+                }
+                WalEntry::DeleteRange { min, max, keys } => {
+                    let keys: BTreeSet<Vec<u8>> = keys.into_iter().collect();
+                    cache.delete_range(&|k| keys.contains(k), min, max);
+                }
+            }
+        }
+        let shard = Shard {
+            bucket,
+            id,
+            data_dir: data_dir.to_path_buf(),
+            wal,
+            cache,
+            index: RwLock::new(SeriesIndex::new()),
+            files: RwLock::new(files),
+            gate: RwLock::new(()),
+            maint: Mutex::new(()),
+            last_write: Mutex::new(Instant::now()),
+            next_generation: AtomicU64::new(next_generation),
+        };
+        shard.rebuild_index();
+        Ok(shard)
+    }
+
+    /// Rebuilds the series index from TSM keys and cached keys.
+    pub fn rebuild_index(&self) {
+        let mut ix = SeriesIndex::new();
+        for f in self.files.read().iter() {
+            let ts = f.tombstones();
+            for k in f.keys() {
+                // A key wholly tombstoned holds no data.
+                let gone = ts.iter().any(|t| {
+                    t.key == k.key
+                        && t.min <= k.blocks.first().map_or(i64::MAX, |b| b.min)
+                        && t.max >= k.blocks.last().map_or(i64::MIN, |b| b.max)
+                });
+                if !gone {
+                    ix.add_tsm_key(&k.key, k.field_type);
+                }
+            }
+        }
+        for k in self.cache.keys() {
+            if let Some(v) = self.cache.values(&k, i64::MIN, i64::MAX)
+                && !v.is_empty()
+            {
+                ix.add_tsm_key(&k, v.field_type());
+            }
+        }
+        *self.index.write() = ix;
+    }
+
+    /// Shard data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// WAL directory.
+    pub fn wal_dir(&self) -> &Path {
+        self.wal.dir()
+    }
+
+    /// The series index (read-locked).
+    pub fn index(&self) -> parking_lot::RwLockReadGuard<'_, SeriesIndex> {
+        self.index.read()
+    }
+
+    /// The TSM files, oldest first.
+    pub fn files(&self) -> Vec<Arc<TsmFile>> {
+        self.files.read().clone()
+    }
+
+    /// Bytes in the cache.
+    pub fn cache_size(&self) -> u64 {
+        self.cache.size()
+    }
+
+    /// Time since the last write.
+    pub fn idle_for(&self) -> std::time::Duration {
+        self.last_write.lock().elapsed()
+    }
+
+    /// Writes points: field type conflicts are dropped (counted), the rest logged and cached.
+    pub fn write_points(&self, points: &[&Point]) -> Result<ShardWrite, ShardError> {
+        let mut out = ShardWrite::default();
+        let mut batch: HashMap<Vec<u8>, Values> = HashMap::new();
+        {
+            let mut ix = self.index.write();
+            'points: for p in points {
+                let m = &p.series_key[..p.measurement_len];
+                // Check every field first so that a conflicting point is dropped whole.
+                let mut new_fields: Vec<(&str, FieldType)> = Vec::new();
+                for (k, v) in &p.fields {
+                    let t = v.field_type();
+                    let known = ix
+                        .field_type(m, k)
+                        .or_else(|| new_fields.iter().find(|f| f.0 == k).map(|f| f.1));
+                    if let Some(existing) = known
+                        && existing != t
+                    {
+                        out.dropped += 1;
+                        if out.conflict.is_none() {
+                            out.conflict = Some(FieldConflict {
+                                measurement: p.measurement(),
+                                field: k.clone(),
+                                input: t,
+                                existing,
+                            });
+                        }
+                        continue 'points;
+                    }
+                    if known.is_none() {
+                        new_fields.push((k, t));
+                    }
+                }
+                for (k, t) in new_fields {
+                    // Cannot conflict: checked above under the same lock.
+                    let _ = ix.check_field(m, k, t);
+                }
+                if !ix.has_series(&p.series_key) {
+                    ix.add_series(&p.series_key);
+                }
+                for (k, v) in &p.fields {
+                    let key = p.tsm_key(k);
+                    match batch.get_mut(&key) {
+                        Some(vals) => {
+                            vals.push(p.time, v);
+                        }
+                        None => {
+                            batch.insert(key, Values::single(p.time, v));
+                        }
+                    }
+                    out.values += 1;
+                }
+                out.points += 1;
+            }
+        }
+        if batch.is_empty() {
+            return Ok(out);
+        }
+        let batch: Vec<(Vec<u8>, Values)> = batch.into_iter().collect();
+        self.write_batch(batch)?;
+        Ok(out)
+    }
+
+    /// Logs and caches a batch of values; returns after the WAL fsync covering it.
+    pub fn write_batch(&self, batch: Vec<(Vec<u8>, Values)>) -> Result<(), ShardError> {
+        let framed = WalEntry::encode_write(&batch)?;
+        let bytes = Cache::batch_size(&batch);
+        self.cache.reserve(bytes)?;
+        let seq = {
+            let _g = self.gate.read();
+            match self.wal.append(&framed) {
+                Ok(seq) => {
+                    self.cache.insert_reserved(batch, bytes);
+                    seq
+                }
+                Err(e) => {
+                    drop(_g);
+                    return Err(e.into());
+                }
+            }
+        };
+        *self.last_write.lock() = Instant::now();
+        self.wal.sync(seq)?;
+        Ok(())
+    }
+
+    /// Values of a TSM key in `[min, max]`, merged across files (oldest first, tombstones
+    /// applied per file) and the cache, newest winning on equal timestamps.
+    pub fn read(&self, key: &[u8], min: i64, max: i64) -> Result<Option<Values>, ShardError> {
+        let files = self.files();
+        let mut out: Option<Values> = None;
+        for f in &files {
+            if let Some(v) = f.read(key, min, max)? {
+                merge_into(&mut out, v);
+            }
+        }
+        if let Some(v) = self.cache.values(key, min, max) {
+            merge_into(&mut out, v);
+        }
+        Ok(out)
+    }
+
+    /// Writes the cache to a new TSM file and drops the WAL segments it covered.
+    /// Returns the file written, if any.
+    pub fn snapshot(&self) -> Result<Option<PathBuf>, ShardError> {
+        let _m = self.maint.lock();
+        let (closed, snap) = {
+            let _g = self.gate.write();
+            let closed = self.wal.roll()?;
+            (closed, self.cache.begin_snapshot())
+        };
+        let Some(snap) = snap else {
+            self.wal.remove_segments_upto(closed)?;
+            return Ok(None);
+        };
+        let generation = self.next_generation.fetch_add(1, Ordering::SeqCst);
+        let path = self.data_dir.join(tsmio::file_name(generation, 1));
+        let entries = snap
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()));
+        self.install(&path, entries)?;
+        self.cache.commit_snapshot();
+        self.wal.remove_segments_upto(closed)?;
+        Ok(Some(path))
+    }
+
+    /// Writes `<path>.tmp`, fsyncs, renames to `path`, fsyncs the directory, opens it and adds
+    /// it to the file set.
+    fn install<I: IntoIterator<Item = (Vec<u8>, Values)>>(
+        &self,
+        path: &Path,
+        entries: I,
+    ) -> Result<Arc<TsmFile>, ShardError> {
+        let tmp = path.with_extension("tsm.tmp");
+        tsmio::write_file(&tmp, entries)?;
+        fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+        wal::sync_dir(&self.data_dir).map_err(|e| io_err(&self.data_dir, e))?;
+        let f = Arc::new(TsmFile::open(path)?);
+        let mut files = self.files.write();
+        files.push(Arc::clone(&f));
+        files.sort_by_key(|f| (f.generation(), f.sequence()));
+        Ok(f)
+    }
+
+    /// Merges TSM files: all of them when `full`, else when at least `threshold` files exist.
+    /// Returns the output path when a compaction ran.
+    pub fn compact(&self, full: bool, threshold: usize) -> Result<Option<PathBuf>, ShardError> {
+        let _m = self.maint.lock();
+        let inputs = self.files();
+        let needed = if full {
+            inputs.len() > 1 || inputs.iter().any(|f| f.has_tombstones())
+        } else {
+            inputs.len() >= threshold.max(2)
+        };
+        if !needed || inputs.is_empty() {
+            return Ok(None);
+        }
+        let generation = inputs.iter().map(|f| f.generation()).max().unwrap_or(1);
+        let sequence = inputs.iter().map(|f| f.sequence()).max().unwrap_or(1) + 1;
+        let path = self.data_dir.join(tsmio::file_name(generation, sequence));
+        let mut keys: BTreeMap<Vec<u8>, ()> = BTreeMap::new();
+        for f in &inputs {
+            for k in f.keys() {
+                keys.insert(k.key.clone(), ());
+            }
+        }
+        let mut err: Option<ShardError> = None;
+        let merged = keys.into_keys().filter_map(|k| {
+            let mut acc: Option<Values> = None;
+            for f in &inputs {
+                match f.read(&k, i64::MIN, i64::MAX) {
+                    Ok(Some(v)) => merge_into(&mut acc, v),
+                    Ok(None) => {}
+                    Err(e) => {
+                        err.get_or_insert(e.into());
+                    }
+                }
+            }
+            acc.filter(|v| !v.is_empty()).map(|v| (k, v))
+        });
+        let tmp = path.with_extension("tsm.tmp");
+        tsmio::write_file(&tmp, merged)?;
+        if let Some(e) = err {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+        wal::sync_dir(&self.data_dir).map_err(|e| io_err(&self.data_dir, e))?;
+        let out = Arc::new(TsmFile::open(&path)?);
+        {
+            let mut files = self.files.write();
+            files.retain(|f| !inputs.iter().any(|i| Arc::ptr_eq(i, f)));
+            files.push(out);
+            files.sort_by_key(|f| (f.generation(), f.sequence()));
+        }
+        for f in &inputs {
+            let tomb = tsmio::tombstone_path(f.path());
+            match fs::remove_file(&tomb) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&tomb, e)),
+            }
+            fs::remove_file(f.path()).map_err(|e| io_err(f.path(), e))?;
+        }
+        wal::sync_dir(&self.data_dir).map_err(|e| io_err(&self.data_dir, e))?;
+        Ok(Some(path))
+    }
+
+    /// Deletes `[min, max]` of every TSM key for which `matches(key)` holds: WAL entry,
+    /// tombstones on files, cache eviction; series left without data leave the index.
+    /// Returns the number of keys affected.
+    pub fn delete(
+        &self,
+        matches: &dyn Fn(&[u8]) -> bool,
+        min: i64,
+        max: i64,
+    ) -> Result<usize, ShardError> {
+        let _m = self.maint.lock();
+        let all_keys: BTreeSet<Vec<u8>> = {
+            let mut keys = BTreeSet::new();
+            for f in self.files().iter() {
+                for k in f.keys() {
+                    keys.insert(k.key.clone());
+                }
+            }
+            keys.extend(self.cache.keys());
+            keys
+        };
+        let keys: Vec<Vec<u8>> = all_keys.iter().filter(|k| matches(k)).cloned().collect();
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        self.wal.write(&WalEntry::DeleteRange {
+            min,
+            max,
+            keys: keys.clone(),
+        })?;
+        for f in self.files().iter() {
+            let recs: Vec<Tombstone> = keys
+                .iter()
+                .filter(|k| {
+                    f.entry(k)
+                        .is_some_and(|e| e.blocks.iter().any(|b| b.max >= min && b.min <= max))
+                })
+                .map(|k| Tombstone {
+                    key: k.clone(),
+                    min,
+                    max,
+                })
+                .collect();
+            f.add_tombstones(&recs)?;
+        }
+        let set: BTreeSet<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+        self.cache.delete_range(&|k| set.contains(k), min, max);
+        // Drop series with nothing left.
+        let mut series: BTreeSet<String> = BTreeSet::new();
+        for k in &keys {
+            if let Some((s, _)) = split_tsm_key(k) {
+                series.insert(String::from_utf8_lossy(s).into_owned());
+            }
+        }
+        let mut empty = Vec::new();
+        for s in &series {
+            let has_data = all_keys
+                .iter()
+                .filter(|k| split_tsm_key(k).is_some_and(|(ks, _)| ks == s.as_bytes()))
+                .any(|k| {
+                    self.read(k, i64::MIN, i64::MAX)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|v| !v.is_empty())
+                });
+            if !has_data {
+                empty.push(s.clone());
+            }
+        }
+        if !empty.is_empty() {
+            let mut ix = self.index.write();
+            for s in &empty {
+                ix.remove_series(s);
+            }
+        }
+        Ok(keys.len())
+    }
+
+    /// Snapshots the cache so that the files hold every write (backup, close).
+    pub fn flush(&self) -> Result<(), ShardError> {
+        self.snapshot().map(|_| ())
+    }
+
+    /// Drops the cache contents from the memory budget (shard removal).
+    pub fn release_memory(&self) {
+        self.cache.clear();
+    }
+}
+
+fn merge_into(acc: &mut Option<Values>, newer: Values) {
+    match acc {
+        None => *acc = Some(newer),
+        Some(a) => {
+            if a.is_empty() {
+                *a = newer;
+            } else if !newer.is_empty() && !a.merge(&newer) {
+                // A type differing from the older data: the newer source wins outright.
+                *a = newer;
+            }
+        }
+    }
+}
