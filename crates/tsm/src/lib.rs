@@ -7,12 +7,16 @@
 //! * [`writer`]: the streaming [`TsmWriter`] and the file layout.
 //! * [`reader`]: the validating, memory-mapped [`TsmReader`].
 //! * [`tombstone`]: `.tombstone` files (read v1-v4, write v4).
+//! * [`dump`] and [`verify`]: the `inspect tsm` and `inspect verify` commands as functions
+//!   writing to any `impl Write`.
 
 pub mod block;
+pub mod dump;
 pub mod encoding;
 pub mod error;
 pub mod reader;
 pub mod tombstone;
+pub mod verify;
 pub mod writer;
 
 pub use block::{Block, BlockError, BlockType, Values, ValuesRef};
@@ -20,4 +24,5 @@ pub use encoding::StringValues;
 pub use error::{Error, ErrorKind, Result};
 pub use reader::{TimeRange, TsmReader};
 pub use tombstone::Tombstone;
+pub use verify::{VerifySummary, verify_dir};
 pub use writer::{DEFAULT_MAX_POINTS_PER_BLOCK, IndexEntry, TsmWriter, file_name, parse_file_name};
