@@ -28,6 +28,12 @@ pub struct Options {
     pub now: i64,
     /// Extra variables bound before the script runs (e.g. `v` with `timeRangeStart`).
     pub vars: Vec<(String, Value)>,
+    /// Upper bound on the estimated bytes of the tables a query holds at once.
+    pub memory_limit: Option<usize>,
+    /// The query fails with [`QueryError::Timeout`] once this instant has passed.
+    pub deadline: Option<std::time::Instant>,
+    /// Set to true (e.g. when the client disconnects) to stop the query.
+    pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Parses and runs `program`, returning its results in the order they were yielded.
@@ -41,6 +47,12 @@ pub fn execute(
         source,
         now: options.now,
         results: Vec::new(),
+        limits: Limits {
+            memory: options.memory_limit,
+            deadline: options.deadline,
+            cancel: options.cancel.clone(),
+        },
+        row_calls: 0,
     };
     let mut env = Env::default();
     for (k, v) in &options.vars {
@@ -327,6 +339,65 @@ pub struct Interp<'a> {
     pub source: &'a dyn Source,
     pub now: i64,
     pub results: Vec<ResultSet>,
+    pub limits: Limits,
+    /// Row-function calls so far (limits are checked every few thousand).
+    pub row_calls: u64,
+}
+
+/// The bounds a query runs within.
+#[derive(Clone, Default)]
+pub struct Limits {
+    pub memory: Option<usize>,
+    pub deadline: Option<std::time::Instant>,
+    pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Limits {
+    /// Fails when the query was canceled or ran past its deadline.
+    pub fn check_time(&self) -> R<()> {
+        if let Some(c) = &self.cancel
+            && c.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(QueryError::Canceled);
+        }
+        if let Some(d) = self.deadline
+            && std::time::Instant::now() >= d
+        {
+            return Err(QueryError::Timeout);
+        }
+        Ok(())
+    }
+
+    /// Fails when `tables` (plus the results kept so far) exceed the memory limit.
+    pub fn check_memory(&self, tables: &[Table], held: usize) -> R<()> {
+        self.check_time()?;
+        let Some(limit) = self.memory else {
+            return Ok(());
+        };
+        let used = held.saturating_add(estimate_bytes(tables));
+        if used > limit {
+            return Err(QueryError::MemoryLimit { limit });
+        }
+        Ok(())
+    }
+}
+
+/// A rough size of tables in memory: a cell slot per value plus string bytes.
+pub fn estimate_bytes(tables: &[Table]) -> usize {
+    let mut n = 0usize;
+    for t in tables {
+        for c in &t.columns {
+            n = n.saturating_add(c.values.len() * std::mem::size_of::<Value>());
+            if c.ty == crate::value::DataType::String {
+                for v in &c.values {
+                    if let Value::String(s) = v {
+                        n = n.saturating_add(s.len());
+                    }
+                }
+            }
+        }
+    }
+    n
 }
 
 type R<T> = Result<T, QueryError>;
@@ -450,7 +521,10 @@ impl Interp<'_> {
                     predicate: p.predicate.clone(),
                     aggregate: p.aggregate.clone(),
                 };
-                Ok(Arc::new(self.source.read(&req)?))
+                self.limits.check_time()?;
+                let tables = self.source.read(&req)?;
+                self.limits.check_memory(&tables, self.held_bytes())?;
+                Ok(Arc::new(tables))
             }
         }
     }
@@ -777,6 +851,11 @@ impl Interp<'_> {
                 }
             }
         }
+    }
+
+    /// Estimated bytes of the results kept so far.
+    pub fn held_bytes(&self) -> usize {
+        self.results.iter().map(|r| estimate_bytes(&r.tables)).sum()
     }
 
     /// Adds a named result (used by `yield`).

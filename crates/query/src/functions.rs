@@ -74,6 +74,7 @@ pub fn call_builtin(it: &mut Interp<'_>, a: Args) -> R<Value> {
         _ => {
             let (tables, bounds) = input(it, &a)?;
             let out = transform(it, &a, &tables)?;
+            it.limits.check_memory(&out, it.held_bytes())?;
             Ok(Stream::tables(out, bounds))
         }
     }
@@ -235,6 +236,10 @@ fn set_bounds(t: &mut Table, start: i64, stop: i64) {
 
 /// Calls a row function (`(r) => ...`) with a record.
 fn call_row(it: &mut Interp<'_>, a: &Args, f: &Arc<Function>, rec: Record) -> R<Value> {
+    it.row_calls = it.row_calls.wrapping_add(1);
+    if it.row_calls % 4096 == 0 {
+        it.limits.check_time()?;
+    }
     let pname = match f.as_ref() {
         Function::Closure { params, .. } => params
             .first()

@@ -33,15 +33,27 @@ pub enum QueryError {
     /// The data source failed (e.g. an unknown bucket).
     #[error(transparent)]
     Source(#[from] source::SourceError),
+    /// The query needed more memory than [`Options::memory_limit`] allows.
+    #[error("query exceeded its memory limit of {limit} bytes")]
+    MemoryLimit { limit: usize },
+    /// The query ran past [`Options::deadline`].
+    #[error("query timed out")]
+    Timeout,
+    /// The query was canceled through [`Options::cancel`].
+    #[error("query canceled")]
+    Canceled,
 }
 
 impl QueryError {
-    /// InfluxDB's error code: `invalid` (HTTP 400), `not found` (404) or `internal error` (500).
+    /// InfluxDB's error code: `invalid` (HTTP 400), `not found` (404), `too many requests`
+    /// (429, memory limit), `unavailable` (503, timeout) or `internal error` (500).
     pub fn code(&self) -> &'static str {
         match self {
             QueryError::Parse(_) | QueryError::Invalid { .. } => "invalid",
             QueryError::Source(source::SourceError::BucketNotFound(_)) => "not found",
-            QueryError::Source(_) => "internal error",
+            QueryError::MemoryLimit { .. } => "too many requests",
+            QueryError::Timeout => "unavailable",
+            QueryError::Source(_) | QueryError::Canceled => "internal error",
         }
     }
 }

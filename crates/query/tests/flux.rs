@@ -93,7 +93,7 @@ impl Source for Recording {
 fn opts() -> Options {
     Options {
         now: t0() + 3600 * SEC,
-        vars: Vec::new(),
+        ..Options::default()
     }
 }
 
@@ -674,4 +674,34 @@ fn group_of_different_types_is_a_schema_collision() {
         "{HEAD} |> filter(fn: (r) => r.host == \"a\") |> toFloat() |> group() |> count()"
     ));
     assert_eq!(col(&r[0].tables[0], "_value"), vec![Value::Int(40)]);
+}
+
+#[test]
+fn limits_memory_deadline_and_cancel() {
+    let q = format!("{HEAD} |> filter(fn: (r) => r._measurement == \"cpu\")");
+    let small = Options {
+        memory_limit: Some(1000),
+        ..opts()
+    };
+    let e = execute(&q, &source(), &small).unwrap_err();
+    assert!(matches!(e, QueryError::MemoryLimit { limit: 1000 }), "{e}");
+    assert_eq!(e.code(), "too many requests");
+    let big = Options {
+        memory_limit: Some(10_000_000),
+        ..opts()
+    };
+    assert!(execute(&q, &source(), &big).is_ok());
+    let past = Options {
+        deadline: Some(std::time::Instant::now()),
+        ..opts()
+    };
+    let e = execute(&q, &source(), &past).unwrap_err();
+    assert!(matches!(e, QueryError::Timeout), "{e}");
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let canceled = Options {
+        cancel: Some(flag),
+        ..opts()
+    };
+    let e = execute(&q, &source(), &canceled).unwrap_err();
+    assert!(matches!(e, QueryError::Canceled), "{e}");
 }
