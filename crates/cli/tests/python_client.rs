@@ -1,0 +1,63 @@
+//! InfluxDB's Python client (`influxdb-client`, installed in the tests' venv) against the real
+//! binary: `ironflux setup` onboards, then `tests/python/tenancy.py` drives ping, health, orgs,
+//! buckets with paging, users and authorizations. The interpreter comes from `IRONFLUX_PYTHON`.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{BIN, TestServer};
+
+#[tokio::test]
+async fn python_influxdb_client_tenancy() {
+    let python = std::env::var("IRONFLUX_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "IRONFLUX_PYTHON is not set: point it at a Python with `influxdb-client` installed \
+             (python3 -m venv VENV && VENV/bin/pip install influxdb-client; \
+             IRONFLUX_PYTHON=VENV/bin/python)"
+        )
+    });
+    let srv = TestServer::start().await;
+    let out = Command::new(BIN)
+        .args([
+            "setup",
+            "--host",
+            &srv.url,
+            "-u",
+            "pyadmin",
+            "-p",
+            "password123",
+        ])
+        .args(["-o", "pyorg", "-b", "pybucket", "-r", "0", "-f"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ironflux setup");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = stdout
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(3))
+        .unwrap_or_else(|| panic!("no token in setup output: {stdout}"))
+        .to_string();
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/tenancy.py");
+    let out = Command::new(&python)
+        .arg(script)
+        .args([&srv.url, &token, "pyorg"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "tenancy.py failed\nstdout:\n{stdout}\nstderr:\n{stderr}\nserver log:\n{}",
+        srv.log()
+    );
+    assert!(stdout.contains("tenancy.py: all checks passed"), "{stdout}");
+}
