@@ -237,7 +237,7 @@ fn set_bounds(t: &mut Table, start: i64, stop: i64) {
 /// Calls a row function (`(r) => ...`) with a record.
 fn call_row(it: &mut Interp<'_>, a: &Args, f: &Arc<Function>, rec: Record) -> R<Value> {
     it.row_calls = it.row_calls.wrapping_add(1);
-    if it.row_calls % 4096 == 0 {
+    if it.row_calls.is_multiple_of(4096) {
         it.limits.check_time()?;
     }
     let pname = match f.as_ref() {
