@@ -659,6 +659,69 @@ mod tests {
         assert_eq!(l.hwm as usize * 4096, img.len());
     }
 
+    /// The free ids listed in the freelist of the current meta.
+    fn freelist_of(img: &[u8], ps: usize) -> (BTreeSet<u64>, u64) {
+        let metas = [parse_meta(img).unwrap(), parse_meta(&img[ps..]).unwrap()];
+        let m = metas.iter().max_by_key(|m| m.txid).unwrap();
+        let p = &img[m.freelist as usize * ps..];
+        let mut count = u16_at(p, 10).unwrap() as usize;
+        let mut off = PAGE_HEADER;
+        if count == 0xFFFF {
+            count = u64_at(p, off).unwrap() as usize;
+            off += 8;
+        }
+        let ids = (0..count)
+            .map(|i| u64_at(p, off + 8 * i).unwrap())
+            .collect();
+        (ids, m.hwm)
+    }
+
+    #[test]
+    fn commits_reuse_free_pages_and_keep_the_freelist_exact() {
+        // Simulate successive commits in memory, as KvFile does on disk.
+        let ps = 4096;
+        let mut root = sample();
+        let mut file = image(&root, ps, 1).unwrap();
+        let first = file.len();
+        for round in 0..16u64 {
+            let l = read(&file).unwrap();
+            assert_eq!(l.root, root);
+            let (free, hwm) = freelist_of(&file, ps);
+            // Free pages are exactly the pages below the high-water mark that are not reachable.
+            let expect: BTreeSet<u64> = (2..hwm).filter(|p| !l.used.contains(p)).collect();
+            assert_eq!(free, expect, "round {round}");
+            // Change the tree and commit on top of the current version.
+            if let Some(Entry::Bucket(b)) = root.entries.get_mut(&b"big"[..]) {
+                b.entries
+                    .retain(|k, _| k[15] != b"0123456789abcdef"[(round % 16) as usize]);
+            }
+            root.entries.insert(
+                format!("new{round}").into_bytes(),
+                Entry::Bucket(Bucket::default()),
+            );
+            let mut alloc = Alloc::new(&l.used, l.hwm);
+            let built = build(&root, ps, &mut alloc).unwrap();
+            for (id, _) in &built.pages {
+                assert!(!l.used.contains(id), "commit overwrote a live page");
+            }
+            file.resize((built.hwm as usize * ps).max(file.len()), 0);
+            for (id, p) in &built.pages {
+                let off = *id as usize * ps;
+                file[off..off + p.len()].copy_from_slice(p);
+            }
+            let txid = l.txid + 1;
+            let slot = (txid % 2) as usize;
+            file[slot * ps..(slot + 1) * ps].copy_from_slice(&built.meta_page(
+                slot as u64,
+                txid,
+                ps,
+            ));
+        }
+        // Space is reused: the file stays a small multiple of one copy instead of growing by a
+        // copy per commit.
+        assert!(file.len() <= 4 * first, "{} vs {}", file.len(), first);
+    }
+
     #[test]
     fn damaged_pages_are_errors_not_panics() {
         let img = image(&sample(), 4096, 3).unwrap();
