@@ -33,7 +33,7 @@ use crate::cache::{Cache, CacheFull, MemoryBudget};
 use crate::catalog::{BucketId, ShardId};
 use crate::index::{FieldConflict, SeriesIndex};
 use crate::points::{FieldType, Point, split_tsm_key};
-use crate::tsmio::{self, Tombstone, TsmFile, TsmIoError};
+use crate::tsmio::{self, TsmFile, TsmIoError};
 use crate::values::Values;
 use crate::wal::{self, Wal, WalEntry, WalError};
 
@@ -128,7 +128,7 @@ impl Shard {
             }
             match TsmFile::open(&path) {
                 Ok(f) => files.push(Arc::new(f)),
-                Err(TsmIoError::Corrupt { .. }) => {
+                Err(e) if e.is_corrupt() => {
                     let bad = path.with_extension("tsm.bad");
                     fs::rename(&path, &bad).map_err(|e| io_err(&path, e))?;
                 }
@@ -176,15 +176,9 @@ impl Shard {
     pub fn rebuild_index(&self) {
         let mut ix = SeriesIndex::new();
         for f in self.files.read().iter() {
-            let ts = f.tombstones();
             for k in f.keys() {
                 // A key wholly tombstoned holds no data.
-                let gone = ts.iter().any(|t| {
-                    t.key == k.key
-                        && t.min <= k.blocks.first().map_or(i64::MAX, |b| b.min)
-                        && t.max >= k.blocks.last().map_or(i64::MIN, |b| b.max)
-                });
-                if !gone {
+                if !f.fully_deleted(&k.key) {
                     ix.add_tsm_key(&k.key, k.field_type);
                 }
             }
@@ -350,28 +344,28 @@ impl Shard {
             .iter()
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| (k.clone(), v.clone()));
+        // An all-deleted snapshot writes no file; its WAL segments still go.
         self.install(&path, entries)?;
         self.cache.commit_snapshot();
         self.wal.remove_segments_upto(closed)?;
         Ok(Some(path))
     }
 
-    /// Writes `<path>.tmp`, fsyncs, renames to `path`, fsyncs the directory, opens it and adds
-    /// it to the file set.
+    /// Writes the file crash-safely (see [`tsmio::write_file`]), opens it and adds it to the
+    /// file set. `None` when there was nothing to write.
     fn install<I: IntoIterator<Item = (Vec<u8>, Values)>>(
         &self,
         path: &Path,
         entries: I,
-    ) -> Result<Arc<TsmFile>, ShardError> {
-        let tmp = path.with_extension("tsm.tmp");
-        tsmio::write_file(&tmp, entries)?;
-        fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
-        wal::sync_dir(&self.data_dir).map_err(|e| io_err(&self.data_dir, e))?;
+    ) -> Result<Option<Arc<TsmFile>>, ShardError> {
+        if tsmio::write_file(path, entries)?.is_none() {
+            return Ok(None);
+        }
         let f = Arc::new(TsmFile::open(path)?);
         let mut files = self.files.write();
         files.push(Arc::clone(&f));
         files.sort_by_key(|f| (f.generation(), f.sequence()));
-        Ok(f)
+        Ok(Some(f))
     }
 
     /// Merges TSM files: all of them when `full`, else when at least `threshold` files exist.
@@ -396,28 +390,25 @@ impl Shard {
                 keys.insert(k.key.clone(), ());
             }
         }
-        let mut err: Option<ShardError> = None;
         let merged = keys.into_keys().filter_map(|k| {
             let mut acc: Option<Values> = None;
             for f in &inputs {
                 match f.read(&k, i64::MIN, i64::MAX) {
                     Ok(Some(v)) => merge_into(&mut acc, v),
                     Ok(None) => {}
-                    Err(e) => {
-                        err.get_or_insert(e.into());
-                    }
+                    Err(e) => return Some(Err(e)),
                 }
             }
-            acc.filter(|v| !v.is_empty()).map(|v| (k, v))
+            acc.filter(|v| !v.is_empty()).map(|v| Ok((k, v)))
         });
-        let tmp = path.with_extension("tsm.tmp");
-        tsmio::write_file(&tmp, merged)?;
-        if let Some(e) = err {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
+        if tsmio::try_write_file(&path, merged)?.is_none() {
+            // Everything was deleted: the inputs go, nothing replaces them.
+            let mut files = self.files.write();
+            files.retain(|f| !inputs.iter().any(|i| Arc::ptr_eq(i, f)));
+            drop(files);
+            self.remove_files(&inputs)?;
+            return Ok(None);
         }
-        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
-        wal::sync_dir(&self.data_dir).map_err(|e| io_err(&self.data_dir, e))?;
         let out = Arc::new(TsmFile::open(&path)?);
         {
             let mut files = self.files.write();
@@ -425,7 +416,13 @@ impl Shard {
             files.push(out);
             files.sort_by_key(|f| (f.generation(), f.sequence()));
         }
-        for f in &inputs {
+        self.remove_files(&inputs)?;
+        Ok(Some(path))
+    }
+
+    /// Deletes compacted input files and their tombstones, then fsyncs the directory.
+    fn remove_files(&self, inputs: &[Arc<TsmFile>]) -> Result<(), ShardError> {
+        for f in inputs {
             let tomb = tsmio::tombstone_path(f.path());
             match fs::remove_file(&tomb) {
                 Ok(()) => {}
@@ -434,8 +431,7 @@ impl Shard {
             }
             fs::remove_file(f.path()).map_err(|e| io_err(f.path(), e))?;
         }
-        wal::sync_dir(&self.data_dir).map_err(|e| io_err(&self.data_dir, e))?;
-        Ok(Some(path))
+        wal::sync_dir(&self.data_dir).map_err(|e| io_err(&self.data_dir, e))
     }
 
     /// Deletes `[min, max]` of every TSM key for which `matches(key)` holds: WAL entry,
@@ -467,20 +463,9 @@ impl Shard {
             max,
             keys: keys.clone(),
         })?;
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         for f in self.files().iter() {
-            let recs: Vec<Tombstone> = keys
-                .iter()
-                .filter(|k| {
-                    f.entry(k)
-                        .is_some_and(|e| e.blocks.iter().any(|b| b.max >= min && b.min <= max))
-                })
-                .map(|k| Tombstone {
-                    key: k.clone(),
-                    min,
-                    max,
-                })
-                .collect();
-            f.add_tombstones(&recs)?;
+            f.delete_range(&refs, min, max)?;
         }
         let set: BTreeSet<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
         self.cache.delete_range(&|k| set.contains(k), min, max);
