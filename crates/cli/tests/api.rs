@@ -51,7 +51,8 @@ async fn unknown_route_wrong_method_and_not_implemented() {
         .await
         .error(404, "not found");
     let r = srv.call("DELETE", "/health", None, None).await;
-    r.error(405, "method not allowed");
+    r.error(405, "method not allowed")
+        .message("allow: GET, HEAD");
     assert!(r.header("allow").is_some_and(|a| a.contains("GET")));
     srv.call("PUT", "/api/v2/buckets", None, None)
         .await

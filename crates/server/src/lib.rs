@@ -129,10 +129,15 @@ pub async fn serve(
 
 /// The router with all middleware: trace span, panic catcher, InfluxDB headers, 405 bodies.
 pub fn app_router(app: App) -> Router {
-    routes::router()
-        .with_state(app)
+    with_middleware(routes::router().with_state(app))
+}
+
+/// Wraps the routes in the middleware. The routes sit inside an outer router as its fallback so
+/// that the 405 rewrite sees the `Allow` header axum adds when the inner routing finishes.
+fn with_middleware(router: Router) -> Router {
+    Router::new()
+        .fallback_service(router.layer(CatchPanicLayer::custom(panic_response)))
         .layer(axum::middleware::map_response(method_not_allowed_body))
-        .layer(CatchPanicLayer::custom(panic_response))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-influxdb-version"),
             HeaderValue::from_static(VERSION),
@@ -229,6 +234,59 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 
 #[cfg(test)]
 mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    async fn call(router: axum::Router, method: &str, path: &str) -> (u16, String, String) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap_or_default();
+        let Ok(resp) = router.oneshot(req).await;
+        let status = resp.status().as_u16();
+        let code = resp
+            .headers()
+            .get("x-platform-error-code")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (status, code, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn panics_become_internal_errors() {
+        async fn boom() -> &'static str {
+            panic!("handler bug")
+        }
+        let router = super::with_middleware(axum::Router::new().route("/boom", get(boom)));
+        let (status, code, body) = call(router, "GET", "/boom").await;
+        assert_eq!((status, code.as_str()), (500, "internal error"));
+        assert_eq!(
+            body,
+            r#"{"code":"internal error","message":"internal error"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_method_gets_influxdb_body() {
+        async fn ok() -> &'static str {
+            "ok"
+        }
+        let router = super::with_middleware(axum::Router::new().route("/x", get(ok)));
+        let (status, code, body) = call(router, "POST", "/x").await;
+        assert_eq!((status, code.as_str()), (405, "method not allowed"));
+        assert_eq!(
+            body,
+            r#"{"code":"method not allowed","message":"allow: GET, HEAD"}"#
+        );
+    }
+
     #[test]
     fn rfc3339_like_go() {
         assert_eq!(super::rfc3339(0, 0), "1970-01-01T00:00:00Z");
