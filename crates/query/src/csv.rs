@@ -19,7 +19,7 @@
 
 use std::io::{self, Write};
 
-use crate::table::{ResultSet, Table};
+use crate::table::{GroupKey, KeyColumn, ResultSet, Table};
 use crate::time::write_rfc3339;
 use crate::value::{DataType, Value, format_float};
 
@@ -333,6 +333,227 @@ fn needs_quotes(field: &str, delim: char) -> bool {
     field.chars().next().is_some_and(char::is_whitespace)
 }
 
+/// Why annotated CSV could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("annotated CSV line {line}: {message}")]
+pub struct DecodeError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Splits CSV text into records of cells (Go `encoding/csv` quoting; CRLF or LF line ends).
+/// Each record keeps the 1-based line it starts on; empty lines give empty records.
+fn split_records(text: &str, delim: char) -> Result<Vec<(usize, Vec<String>)>, DecodeError> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1usize;
+    while chars.peek().is_some() {
+        let start_line = line;
+        let mut cells = Vec::new();
+        let mut cell = String::new();
+        let mut quoted_any = false;
+        loop {
+            match chars.next() {
+                None => {
+                    cells.push(std::mem::take(&mut cell));
+                    break;
+                }
+                Some('"') if cell.is_empty() && !quoted_any => {
+                    quoted_any = true;
+                    loop {
+                        match chars.next() {
+                            None => {
+                                return Err(DecodeError {
+                                    line: start_line,
+                                    message: "unterminated quoted cell".into(),
+                                });
+                            }
+                            Some('"') if chars.peek() == Some(&'"') => {
+                                chars.next();
+                                cell.push('"');
+                            }
+                            Some('"') => break,
+                            Some('\r') if chars.peek() == Some(&'\n') => {}
+                            Some(c) => {
+                                if c == '\n' {
+                                    line += 1;
+                                }
+                                cell.push(c);
+                            }
+                        }
+                    }
+                }
+                Some(c) if c == delim => {
+                    cells.push(std::mem::take(&mut cell));
+                    quoted_any = false;
+                }
+                Some('\r') if chars.peek() == Some(&'\n') => {}
+                Some('\n') => {
+                    line += 1;
+                    cells.push(std::mem::take(&mut cell));
+                    break;
+                }
+                Some(c) => cell.push(c),
+            }
+        }
+        if cells.len() == 1 && cells[0].is_empty() {
+            cells.clear();
+        }
+        out.push((start_line, cells));
+    }
+    Ok(out)
+}
+
+fn parse_cell(text: &str, ty: DataType) -> Result<Value, String> {
+    if text.is_empty() {
+        return Ok(Value::Null);
+    }
+    let bad = || format!("invalid {} value {text:?}", ty.csv_name());
+    Ok(match ty {
+        DataType::String => Value::String(text.to_string()),
+        DataType::Int => Value::Int(text.parse().map_err(|_| bad())?),
+        DataType::UInt => Value::UInt(text.parse().map_err(|_| bad())?),
+        DataType::Float => Value::Float(match text {
+            "NaN" => f64::NAN,
+            "+Inf" | "Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            t => t.parse().map_err(|_| bad())?,
+        }),
+        DataType::Bool => Value::Bool(match text {
+            "true" => true,
+            "false" => false,
+            _ => return Err(bad()),
+        }),
+        DataType::Time => Value::Time(crate::time::parse_rfc3339(text).ok_or_else(bad)?),
+    })
+}
+
+fn parse_type(s: &str) -> Option<DataType> {
+    Some(match s.split(':').next().unwrap_or(s) {
+        "string" => DataType::String,
+        "long" => DataType::Int,
+        "unsignedLong" => DataType::UInt,
+        "double" => DataType::Float,
+        "boolean" => DataType::Bool,
+        "dateTime" => DataType::Time,
+        _ => return None,
+    })
+}
+
+/// Decodes annotated CSV (with `#datatype`; `#group` and `#default` optional) into results, as
+/// Flux's `csv.from` reads it. Rows are split into tables by the `table` column and into results
+/// by the `result` column (or its `#default`).
+pub fn decode(text: &str) -> Result<Vec<ResultSet>, DecodeError> {
+    let records = split_records(text, ',')?;
+    let mut results: Vec<ResultSet> = Vec::new();
+    let mut types: Option<Vec<DataType>> = None;
+    let mut groups: Vec<bool> = Vec::new();
+    let mut defaults: Vec<String> = Vec::new();
+    let mut header: Option<Vec<String>> = None;
+    let mut in_annotations = false;
+    // (result name, table id) of the table being filled.
+    let mut current: Option<(String, String)> = None;
+    for (line, rec) in records {
+        let err = |m: String| DecodeError { line, message: m };
+        if rec.is_empty() {
+            continue;
+        }
+        if rec[0].starts_with('#') {
+            if !in_annotations {
+                types = None;
+                groups.clear();
+                defaults.clear();
+                header = None;
+                current = None;
+            }
+            in_annotations = true;
+            let vals: Vec<String> = rec[1..].to_vec();
+            match rec[0].as_str() {
+                "#datatype" => {
+                    types = Some(
+                        vals.iter()
+                            .map(|v| {
+                                parse_type(v).ok_or_else(|| err(format!("unknown datatype {v:?}")))
+                            })
+                            .collect::<Result<_, _>>()?,
+                    )
+                }
+                "#group" => groups = vals.iter().map(|v| v == "true").collect(),
+                "#default" => defaults = vals,
+                _ => {}
+            }
+            continue;
+        }
+        in_annotations = false;
+        let Some(tys) = &types else {
+            return Err(err("missing #datatype annotation".into()));
+        };
+        if header.is_none() {
+            header = Some(rec[1..].to_vec());
+            continue;
+        }
+        let Some(hdr) = &header else { continue };
+        if rec.len() != hdr.len() + 1 || tys.len() != hdr.len() {
+            return Err(err(format!(
+                "expected {} cells, found {}",
+                hdr.len() + 1,
+                rec.len()
+            )));
+        }
+        let cell = |j: usize| -> &str {
+            if rec[j + 1].is_empty() {
+                defaults.get(j).map(String::as_str).unwrap_or("")
+            } else {
+                rec[j + 1].as_str()
+            }
+        };
+        let result_name = cell(0).to_string();
+        let table_id = cell(1).to_string();
+        let result_name = if result_name.is_empty() {
+            "_result".to_string()
+        } else {
+            result_name
+        };
+        let ri = match results.iter().position(|r| r.name == result_name) {
+            Some(i) => i,
+            None => {
+                results.push(ResultSet {
+                    name: result_name.clone(),
+                    tables: Vec::new(),
+                });
+                results.len() - 1
+            }
+        };
+        let ident = (result_name, table_id);
+        let mut row = Vec::with_capacity(hdr.len() - 2);
+        for j in 2..hdr.len() {
+            row.push(parse_cell(cell(j), tys[j]).map_err(&err)?);
+        }
+        if current.as_ref() != Some(&ident) {
+            let mut key = GroupKey::default();
+            for j in 2..hdr.len() {
+                if groups.get(j).copied().unwrap_or(false) {
+                    key.columns.push(KeyColumn {
+                        name: hdr[j].clone(),
+                        ty: tys[j],
+                        value: row[j - 2].clone(),
+                    });
+                }
+            }
+            let schema: Vec<(String, DataType)> =
+                (2..hdr.len()).map(|j| (hdr[j].clone(), tys[j])).collect();
+            results[ri].tables.push(Table::empty(key, &schema));
+            current = Some(ident);
+        }
+        if let Some(t) = results[ri].tables.last_mut() {
+            for (c, v) in t.columns.iter_mut().zip(row) {
+                c.values.push(v);
+            }
+        }
+    }
+    Ok(results)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,5 +816,28 @@ mod tests {
         assert_eq!(d.delimiter, '\t');
         assert!(!d.header);
         assert_eq!(d.annotations, [Annotation::Group, Annotation::Datatype]);
+    }
+
+    #[test]
+    fn decode_reads_back_what_encode_wrote() {
+        let mut other = series("c", "2024-01-01T10:00:00.040Z", 1.0);
+        other.columns[3].ty = DataType::Int;
+        other.columns[3].values = vec![Value::Int(-7)];
+        let mut quoted = series("x,\"y\"\nz", "2024-01-01T10:00:00Z", f64::NEG_INFINITY);
+        quoted.columns[6].values = vec![s("x,\"y\"\nz")];
+        let r = ResultSet {
+            name: "r1".into(),
+            tables: vec![series("a", "2024-01-01T10:00:00Z", 0.5), other, quoted],
+        };
+        let r2 = ResultSet {
+            name: "r2".into(),
+            tables: vec![series("b", "1969-12-31T23:59:59.5Z", -1.25)],
+        };
+        let text = String::from_utf8(encode_results(&[r.clone(), r2.clone()], &all_annotations()))
+            .unwrap();
+        let back = decode(&text).unwrap();
+        assert_eq!(back, vec![r, r2]);
+        assert!(decode("a,b\n1,2\n").is_err());
+        assert!(decode("#datatype,string,long,bogus\n").is_err());
     }
 }

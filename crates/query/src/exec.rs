@@ -414,6 +414,8 @@ impl Interp<'_> {
         for imp in &prog.imports {
             let pkg: &[&'static str] = match imp.path.as_str() {
                 "influxdata/influxdb/schema" | "influxdata/influxdb/v1" => SCHEMA,
+                "csv" => &["csv.from"],
+                "array" => &["array.from"],
                 other => {
                     return Err(invalid(
                         imp.span,

@@ -71,6 +71,17 @@ pub fn call_builtin(it: &mut Interp<'_>, a: Args) -> R<Value> {
             v => Err(a.err(format!("arr must be an array, got {}", v.type_name()))),
         },
         n if n.starts_with("schema.") => schema(it, &a),
+        "csv.from" => {
+            let text = a
+                .string("csv")?
+                .ok_or_else(|| a.err("missing required argument csv (file is not supported)"))?;
+            let results = crate::csv::decode(&text).map_err(|e| a.err(e))?;
+            Ok(Stream::tables(
+                results.into_iter().flat_map(|r| r.tables).collect(),
+                None,
+            ))
+        }
+        "array.from" => array_from(&a),
         _ => {
             let (tables, bounds) = input(it, &a)?;
             let out = transform(it, &a, &tables)?;
@@ -1782,6 +1793,42 @@ fn convert_column(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
         out.push(nt);
     }
     Ok(out)
+}
+
+fn array_from(a: &Args) -> R<Value> {
+    let rows = match a.required("rows")? {
+        Value::Array(rows) => rows.clone(),
+        v => return Err(a.err(format!("rows must be an array, got {}", v.type_name()))),
+    };
+    let mut schema: Vec<(String, DataType)> = Vec::new();
+    let mut records = Vec::new();
+    for r in rows.iter() {
+        let Value::Record(rec) = r else {
+            return Err(a.err(format!("rows must hold records, found {}", r.type_name())));
+        };
+        for (k, v) in &rec.fields {
+            let ty = v.data_type();
+            match schema.iter_mut().find(|(n, _)| n == k) {
+                Some((_, t)) => {
+                    if let Some(ty) = ty
+                        && *t != ty
+                    {
+                        return Err(a.err(format!("column {k:?} has values of different types")));
+                    }
+                }
+                None => schema.push((k.clone(), ty.unwrap_or(DataType::String))),
+            }
+        }
+        records.push(rec.clone());
+    }
+    let mut t = Table::empty(GroupKey::default(), &schema);
+    for rec in &records {
+        for c in t.columns.iter_mut() {
+            c.values
+                .push(rec.get(&c.name).cloned().unwrap_or(Value::Null));
+        }
+    }
+    Ok(Stream::tables(vec![t], None))
 }
 
 // ---------------------------------------------------------------------------------------------
