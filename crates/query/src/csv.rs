@@ -526,8 +526,8 @@ pub fn decode(text: &str) -> Result<Vec<ResultSet>, DecodeError> {
         };
         let ident = (result_name, table_id);
         let mut row = Vec::with_capacity(hdr.len() - 2);
-        for j in 2..hdr.len() {
-            row.push(parse_cell(cell(j), tys[j]).map_err(&err)?);
+        for (j, ty) in tys.iter().enumerate().skip(2) {
+            row.push(parse_cell(cell(j), *ty).map_err(&err)?);
         }
         if current.as_ref() != Some(&ident) {
             let mut key = GroupKey::default();
