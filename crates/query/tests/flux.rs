@@ -705,3 +705,15 @@ fn limits_memory_deadline_and_cancel() {
     let e = execute(&q, &source(), &canceled).unwrap_err();
     assert!(matches!(e, QueryError::Canceled), "{e}");
 }
+
+#[test]
+fn deep_but_allowed_nesting_evaluates() {
+    let q = format!(
+        "x = {}1{}\ny = \"${{\"${{string(v: x)}}\"}}\"",
+        "(".repeat(60),
+        ")".repeat(60)
+    );
+    assert!(execute(&q, &source(), &opts()).is_ok());
+    let q = format!("x = {}1{}", "(".repeat(70), ")".repeat(70));
+    assert_eq!(run_err(&q).code(), "invalid");
+}

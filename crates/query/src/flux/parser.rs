@@ -33,14 +33,26 @@ type PResult<T> = Result<T, ParseError>;
 /// Parses a whole Flux program.
 pub fn parse(src: &str) -> PResult<Program> {
     let toks = tokenize(src, Position { line: 1, column: 1 })?;
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     p.program()
 }
 
 /// Parses a single expression (used for string interpolation and tests).
 pub fn parse_expression(src: &str, start: Position) -> PResult<Expr> {
+    parse_nested(src, start, 0)
+}
+
+fn parse_nested(src: &str, start: Position, depth: usize) -> PResult<Expr> {
     let toks = tokenize(src, start)?;
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth,
+    };
     let e = p.expr()?;
     if !matches!(p.peek(), Tok::Eof) {
         return Err(p.unexpected("expression"));
@@ -51,7 +63,11 @@ pub fn parse_expression(src: &str, start: Position) -> PResult<Expr> {
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
+    depth: usize,
 }
+
+/// Deepest nesting of expressions accepted, so hostile input cannot exhaust the stack.
+const MAX_DEPTH: usize = 64;
 
 const KEYWORDS: &[&str] = &[
     "and", "or", "not", "exists", "if", "then", "else", "import", "package", "option", "return",
@@ -243,6 +259,19 @@ impl Parser {
     }
 
     fn expr(&mut self) -> PResult<Expr> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(ParseError {
+                span: self.span(),
+                message: format!("expression nested more than {MAX_DEPTH} levels deep"),
+            });
+        }
+        let e = self.expr_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn expr_inner(&mut self) -> PResult<Expr> {
         if self.is_kw("if") {
             let start = self.advance().span;
             let test = self.expr()?;
@@ -672,9 +701,9 @@ impl Parser {
                 for p in parts {
                     match p {
                         RawStringPart::Text(t) => out.push(StringPart::Text(t)),
-                        RawStringPart::Interp(src, pos) => {
-                            out.push(StringPart::Interpolated(parse_expression(&src, pos)?))
-                        }
+                        RawStringPart::Interp(src, pos) => out.push(StringPart::Interpolated(
+                            parse_nested(&src, pos, self.depth)?,
+                        )),
                     }
                 }
                 ExprKind::String(out)
@@ -982,6 +1011,8 @@ data |> max() |> yield(name: "max")
         assert!(x.message.contains("member expression"), "{x}");
         let x = err("x = #");
         assert_eq!(x.span.start, Position { line: 1, column: 5 });
+        let x = err(&format!("x = {}1{}", "(".repeat(500), ")".repeat(500)));
+        assert!(x.message.contains("nested"), "{x}");
         let x = err("x = /abc");
         assert!(x.message.contains("regex"), "{x}");
     }
