@@ -182,9 +182,9 @@ fn gather(args: &SetupArgs, interactive: bool) -> anyhow::Result<Request> {
     let password = match &args.password {
         Some(p) => Some(p.clone()),
         None if interactive => {
-            let p = rpassword::prompt_password("Please type your password: ")
+            let p = rpassword::prompt_password("> Please type your password: ")
                 .context("reading the password")?;
-            let again = rpassword::prompt_password("Please type your password again: ")
+            let again = rpassword::prompt_password("> Please type your password again: ")
                 .context("reading the password")?;
             if p != again {
                 bail!("passwords do not match");

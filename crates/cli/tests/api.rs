@@ -897,3 +897,153 @@ async fn sigterm_stops_gracefully_and_data_persists() {
         .await
         .status(200);
 }
+
+#[tokio::test]
+async fn passwords_me_and_sessions() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let signin = |user: &'static str, pw: &'static str| {
+        let srv = &srv;
+        async move {
+            let r = srv
+                .req(reqwest::Method::POST, "/api/v2/signin")
+                .basic_auth(user, Some(pw))
+                .send()
+                .await
+                .expect("send");
+            common::Resp::from(r).await
+        }
+    };
+    let r = signin("admin", "password123").await;
+    r.status(204);
+    let cookie = r
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_default()
+        .to_string();
+    let put_me = |old: &'static str, new: &'static str| {
+        let (srv, cookie) = (&srv, cookie.clone());
+        async move {
+            let r = srv
+                .req(reqwest::Method::PUT, "/api/v2/me/password")
+                .header("Cookie", cookie)
+                .basic_auth("admin", Some(old))
+                .json(&json!({ "password": new }))
+                .send()
+                .await
+                .expect("send");
+            common::Resp::from(r).await
+        }
+    };
+    put_me("wrong-password", "new-password-1")
+        .await
+        .error(401, "unauthorized");
+    put_me("password123", "short")
+        .await
+        .error(400, "invalid")
+        .message("passwords must be at least 8 characters long");
+    put_me("password123", "new-password-1").await.status(204);
+    signin("admin", "password123")
+        .await
+        .error(401, "unauthorized");
+    signin("admin", "new-password-1").await.status(204);
+    signin("nobody", "new-password-1")
+        .await
+        .error(401, "unauthorized")
+        .message("unauthorized access");
+
+    // With a token and no basic auth there is no old password to check.
+    srv.call(
+        "PUT",
+        "/api/v2/me/password",
+        Some(&s.token),
+        Some(json!({"password": "another-password"})),
+    )
+    .await
+    .error(401, "unauthorized");
+
+    // An inactive user can no longer sign in, and its session stops working.
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/users",
+            Some(&s.token),
+            Some(json!({"name": "carol"})),
+        )
+        .await;
+    let carol = r.str("/id");
+    srv.call(
+        "POST",
+        &format!("/api/v2/users/{carol}/password"),
+        Some(&s.token),
+        Some(json!({"password": "carols-password"})),
+    )
+    .await
+    .status(204);
+    let r = signin("carol", "carols-password").await;
+    r.status(204);
+    let carol_cookie = r
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_default()
+        .to_string();
+    let me = |c: String| {
+        let srv = &srv;
+        async move {
+            let r = srv
+                .req(reqwest::Method::GET, "/api/v2/me")
+                .header("Cookie", c)
+                .send()
+                .await
+                .expect("send");
+            common::Resp::from(r).await
+        }
+    };
+    let r = me(carol_cookie.clone()).await;
+    r.status(200);
+    assert_eq!(r.json()["name"], "carol");
+    // Carol owns no org: she sees herself but no buckets, and cannot create any.
+    let r = srv
+        .req(reqwest::Method::GET, "/api/v2/buckets")
+        .header("Cookie", carol_cookie.clone())
+        .send()
+        .await
+        .expect("send");
+    let r = common::Resp::from(r).await;
+    r.status(200);
+    assert_eq!(r.json()["buckets"].as_array().map(Vec::len), Some(0));
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v2/users/{carol}"),
+            Some(&s.token),
+            Some(json!({"status": "inactive"})),
+        )
+        .await;
+    r.status(200);
+    assert_eq!(r.json()["status"], "inactive");
+    me(carol_cookie).await.error(401, "unauthorized");
+    signin("carol", "carols-password")
+        .await
+        .error(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn sigint_stops_gracefully() {
+    let mut srv = TestServer::start().await;
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &srv.pid().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(st.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = srv.try_wait() {
+            break st;
+        }
+        assert!(std::time::Instant::now() < deadline, "no exit on SIGINT");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}");
+    assert!(srv.log().contains("received SIGINT"), "{}", srv.log());
+}

@@ -7,7 +7,7 @@
 //! (403 `forbidden` otherwise).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use meta::{
     Action, Authorization, AuthorizationFilter, BucketFilter, FindOptions, Id, OrgFilter,
@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::auth::{Auth, Perm, display};
 use crate::error::ApiError;
-use crate::routes::paging::{Params, parse_id};
+use crate::routes::paging::{IdPath, Params, parse_id};
 use crate::routes::{JsonBody, views};
 
 fn allowed(auth: &Auth, a: &Authorization, action: Action) -> Result<(), ApiError> {
@@ -212,9 +212,8 @@ async fn find(app: &App, id: Id) -> Result<Authorization, ApiError> {
 pub async fn get_one(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
     let a = find(&app, id).await?;
     allowed(&auth, &a, Action::Read)?;
     let names = names(&app).await?;
@@ -230,10 +229,9 @@ pub struct UpdateBody {
 pub async fn update(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
     let status = parse_status(body.status.as_deref())?;
     let a = find(&app, id).await?;
     allowed(&auth, &a, Action::Write)?;
@@ -249,9 +247,8 @@ pub async fn update(
 pub async fn delete(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
     let a = find(&app, id).await?;
     allowed(&auth, &a, Action::Write)?;
     app.meta(move |m| m.delete_authorization(id)).await?;

@@ -6,7 +6,7 @@
 //! `write:orgs/<org>/buckets`; updating and deleting `write:orgs/<org>/buckets/<id>`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use meta::{Action, Bucket, BucketFilter, BucketType, FindOptions, Id, OrgFilter, ResourceType};
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::auth::{Auth, Perm};
 use crate::error::{ApiError, Code};
-use crate::routes::paging::{Params, page, paging_links, parse_id};
+use crate::routes::paging::{IdPath, Params, page, paging_links, parse_id};
 use crate::routes::{JsonBody, views};
 
 const NS: i64 = 1_000_000_000;
@@ -171,9 +171,8 @@ async fn find(app: &App, id: Id) -> Result<Bucket, ApiError> {
 pub async fn get_one(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
     let b = find(&app, id).await?;
     auth.require(&read_perm(&b))?;
     Ok(Json(views::bucket(&b)))
@@ -192,10 +191,9 @@ pub struct UpdateBody {
 pub async fn update(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
     check_rules(&body.retention_rules)?;
     let b = find(&app, id).await?;
     auth.require(&write_perm(&b))?;
@@ -220,9 +218,8 @@ pub async fn update(
 pub async fn delete(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
     let b = find(&app, id).await?;
     auth.require(&write_perm(&b))?;
     if b.bucket_type == BucketType::System {
@@ -236,9 +233,8 @@ pub async fn delete(
 pub async fn labels(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
     let b = find(&app, id).await?;
     auth.require(&read_perm(&b))?;
     Ok(Json(json!({

@@ -3,7 +3,7 @@
 //! `read:orgs/<org>/dbrp`, changing `write:orgs/<org>/dbrp`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use meta::{Action, DbrpFilter, FindOptions, Id, OrgFilter, ResourceType};
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::auth::{Auth, Perm};
 use crate::error::ApiError;
-use crate::routes::paging::{Params, parse_id};
+use crate::routes::paging::{IdPath, Params, parse_id};
 use crate::routes::{JsonBody, views};
 
 /// The org named by `orgID` or `org` (ID first, as InfluxDB).
@@ -112,10 +112,9 @@ async fn find(
     app: &App,
     auth: &Auth,
     params: &Params,
-    id: &str,
+    id: Id,
     action: Action,
 ) -> Result<meta::DbrpMapping, ApiError> {
-    let id = parse_id(id)?;
     let org_id = org_of(app, params.get("orgID"), params.get("org")).await?;
     auth.require(&Perm::at(action, ResourceType::Dbrp, org_id, id))?;
     app.meta(move |m| m.get_dbrp(Some(org_id), id)).await
@@ -125,9 +124,9 @@ pub async fn get_one(
     State(app): State<App>,
     auth: Auth,
     params: Params,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let d = find(&app, &auth, &params, &id, Action::Read).await?;
+    let d = find(&app, &auth, &params, id, Action::Read).await?;
     Ok(Json(json!({ "content": views::dbrp(&d) })))
 }
 
@@ -141,10 +140,10 @@ pub async fn update(
     State(app): State<App>,
     auth: Auth,
     params: Params,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let d = find(&app, &auth, &params, &id, Action::Write).await?;
+    let d = find(&app, &auth, &params, id, Action::Write).await?;
     let upd = meta::DbrpUpdate {
         retention_policy: body.retention_policy,
         default: body.default,
@@ -158,9 +157,9 @@ pub async fn delete(
     State(app): State<App>,
     auth: Auth,
     params: Params,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    let d = find(&app, &auth, &params, &id, Action::Write).await?;
+    let d = find(&app, &auth, &params, id, Action::Write).await?;
     let (org, id) = (d.org_id, d.id);
     app.meta(move |m| m.delete_dbrp(org, id)).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,7 +2,7 @@
 //! Reading an org needs `read:orgs/<id>`; creating one needs instance-wide `write:orgs`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use meta::{Action, FindOptions, Id, OrgFilter, Organization, ResourceType};
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::auth::{Auth, Perm};
 use crate::error::ApiError;
-use crate::routes::paging::{Params, page, paging_links, parse_id};
+use crate::routes::paging::{IdPath, Params, page, paging_links};
 use crate::routes::{JsonBody, views};
 
 fn read_perm(id: Id) -> meta::Permission {
@@ -87,9 +87,8 @@ pub async fn create(
 pub async fn get_one(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
     auth.require(&read_perm(id))?;
     let org = app.meta(move |m| m.get_org(id)).await?;
     Ok(Json(views::org(&org)))
@@ -104,10 +103,9 @@ pub struct UpdateBody {
 pub async fn update(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
     auth.require(&write_perm(id))?;
     if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(ApiError::invalid("org name is empty"));
@@ -121,9 +119,8 @@ pub async fn update(
 pub async fn delete(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
     auth.require(&write_perm(id))?;
     app.meta(move |m| m.delete_org(id)).await?;
     Ok(StatusCode::NO_CONTENT)

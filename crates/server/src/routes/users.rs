@@ -5,7 +5,7 @@
 //! `write:users`. Every caller may read and write itself.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use meta::{Action, FindOptions, Id, ResourceType, Status, User, UserFilter};
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::auth::{Auth, Perm, me_perms};
 use crate::error::ApiError;
-use crate::routes::paging::{Params, page, paging_links, parse_id};
+use crate::routes::paging::{IdPath, Params, page, paging_links};
 use crate::routes::{JsonBody, views};
 
 fn read_perm(id: Id) -> meta::Permission {
@@ -104,9 +104,8 @@ pub async fn create(
 pub async fn get_one(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
     may(&auth, read_perm(id), id)?;
     let u = app.meta(move |m| m.get_user(id)).await?;
     Ok(Json(views::user(&u)))
@@ -121,10 +120,9 @@ pub struct UpdateBody {
 pub async fn update(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
     may(&auth, write_perm(id), id)?;
     if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(ApiError::invalid("user name is empty"));
@@ -139,9 +137,8 @@ pub async fn update(
 pub async fn delete(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
     may(&auth, write_perm(id), id)?;
     app.meta(move |m| m.delete_user(id)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -166,10 +163,9 @@ fn check_password(p: &str) -> Result<(), ApiError> {
 pub async fn set_password(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
     may(&auth, write_perm(id), id)?;
     check_password(&body.password)?;
     app.meta(move |m| {
@@ -184,11 +180,10 @@ pub async fn set_password(
 pub async fn put_password(
     State(app): State<App>,
     auth: Auth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     headers: HeaderMap,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
     may(&auth, write_perm(id), id)?;
     change_password(&app, id, &headers, body.password).await
 }
