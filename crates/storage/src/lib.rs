@@ -14,6 +14,7 @@ pub mod cache;
 pub mod catalog;
 pub mod engine;
 pub mod index;
+pub mod meta_catalog;
 pub mod points;
 pub mod predicate;
 pub mod shard;
