@@ -31,10 +31,20 @@ def main(url, token, org_name):
         health = client.health()
         check(health.status == "pass" and health.name == "influxdb", "health")
 
+        ready = client.ready()
+        check(ready.status == "ready", "ready")
+
         # Orgs.
-        orgs = client.organizations_api().find_organizations()
+        orgs_api = client.organizations_api()
+        orgs = orgs_api.find_organizations()
         org = next((o for o in orgs if o.name == org_name), None)
         check(org is not None, f"org {org_name} listed")
+        other = orgs_api.create_organization(name="py-org")
+        check(other.name == "py-org", "create org")
+        check(orgs_api.find_organization(other.id).name == "py-org", "find org by id")
+        orgs_api.delete_organization(other.id)
+        names = [o.name for o in orgs_api.find_organizations()]
+        check("py-org" not in names, "org deleted")
 
         # Buckets: create, find by id and name, update, page, delete.
         buckets_api = client.buckets_api()
