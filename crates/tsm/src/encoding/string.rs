@@ -17,8 +17,9 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A column of byte strings stored in one buffer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A column of byte strings stored in one buffer. Two columns are equal when they hold the
+/// same strings in the same order.
+#[derive(Debug, Clone, Default)]
 pub struct StringValues {
     data: Vec<u8>,
     spans: Vec<(usize, usize)>,
@@ -74,6 +75,14 @@ impl StringValues {
         self.iter().map(<[u8]>::to_vec).collect()
     }
 }
+
+impl PartialEq for StringValues {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for StringValues {}
 
 impl<S: AsRef<[u8]>> FromIterator<S> for StringValues {
     fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
