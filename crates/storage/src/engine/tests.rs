@@ -624,3 +624,109 @@ fn background_thread_snapshots_cold_caches() {
     assert_eq!(e.cache_bytes(), 0);
     e.close();
 }
+
+const CRASH_CHILD: &str = "STORAGE_CRASH_CHILD_DIR";
+
+/// Child side of the SIGKILL test: writes forever from 4 threads with aggressive snapshots
+/// and compactions, printing each acknowledged batch.
+fn crash_child(dir: &str) {
+    use std::io::Write;
+    let cfg = EngineConfig {
+        maintenance_interval: Some(Duration::from_millis(5)),
+        cache_snapshot_memory_bytes: 16 << 10,
+        compact_threshold: 3,
+        ..EngineConfig::new(dir)
+    };
+    let e = Engine::open(cfg, catalog() as Arc<dyn ShardCatalog>).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let e = &e;
+            s.spawn(move || {
+                for batch in 0i64.. {
+                    let body: String = (0..10)
+                        .map(|j| format!("m,w={t} v={}i {}\n", batch * 10 + j, batch * 10 + j))
+                        .collect();
+                    e.write_lines(BUCKET, body.as_bytes(), Precision::Nanoseconds, NOW)
+                        .unwrap();
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "ack {t} {batch}").unwrap();
+                    out.flush().unwrap();
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn sigkill_during_concurrent_writes_loses_no_acknowledged_point() {
+    use std::io::BufRead;
+    if let Ok(dir) = std::env::var(CRASH_CHILD) {
+        crash_child(&dir);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "engine::tests::sigkill_during_concurrent_writes_loses_no_acknowledged_point",
+                "--nocapture",
+            ])
+            .env(CRASH_CHILD, dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut acked: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let target = 200 * (round + 1);
+        let mut n = 0;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("ack ") {
+                let (t, b) = rest.split_once(' ').unwrap();
+                let (t, b): (i64, i64) = (t.parse().unwrap(), b.parse().unwrap());
+                let e = acked.entry(t).or_insert(-1);
+                *e = (*e).max(b);
+                n += 1;
+                if n == target {
+                    child.kill().unwrap();
+                }
+            }
+        }
+        child.wait().unwrap();
+        assert!(n >= target, "child stopped early after {n} acks");
+        // Reopen and find every acknowledged point.
+        let e = open(dir.path(), &catalog());
+        let mut got: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for s in e.read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX)) {
+            let s = s.unwrap();
+            let Values::Integer(v) = &s.values else {
+                panic!("type")
+            };
+            assert!(v.iter().all(|(t, x)| t == x));
+            got.insert(s.series_key.clone(), v.iter().map(|p| p.0).collect());
+        }
+        for (t, last_batch) in acked {
+            let have = got
+                .get(&format!("m,w={t}"))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let want = (last_batch + 1) * 10;
+            // Acknowledged points are a prefix 0..want; later unacknowledged ones may exist.
+            assert!(
+                have.len() as i64 >= want,
+                "writer {t}: {} points, {want} acknowledged",
+                have.len()
+            );
+            assert!(
+                have.iter()
+                    .take(want as usize)
+                    .enumerate()
+                    .all(|(i, &x)| x == i as i64),
+                "writer {t}: gap"
+            );
+        }
+        assert!(e.last_background_error().is_none());
+    }
+}
