@@ -339,6 +339,11 @@ impl Alloc {
     }
 
     fn alloc(&mut self, n: u64) -> u64 {
+        if n == 1
+            && let Some(p) = self.free.pop_first()
+        {
+            return p;
+        }
         let mut run_start = None;
         let mut run_len = 0u64;
         let mut prev = None;

@@ -7,9 +7,9 @@
 //! on an immutable snapshot and never wait for writers; writes are serialized and each call is
 //! one atomic, durable commit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use base64::Engine as _;
 use sha2::Digest as _;
@@ -38,11 +38,68 @@ pub struct MetaStore {
 }
 
 struct Inner {
-    snapshot: RwLock<Arc<Tree>>,
+    snapshot: RwLock<Arc<State>>,
     kv: Mutex<KvFile>,
     sql: Mutex<SqlStore>,
     bolt_path: PathBuf,
     sqlite_path: PathBuf,
+}
+
+/// One committed version of the KV tree, with lazily built read caches.
+struct State {
+    tree: Tree,
+    catalog: OnceLock<Option<Arc<Data>>>,
+    tokens: OnceLock<TokenCache>,
+}
+
+/// Authorizations of a version by clear token, and those stored only hashed.
+#[derive(Default)]
+struct TokenCache {
+    by_token: HashMap<String, Authorization>,
+    hashed: Vec<Authorization>,
+}
+
+impl State {
+    fn new(tree: Tree) -> State {
+        State {
+            tree,
+            catalog: OnceLock::new(),
+            tokens: OnceLock::new(),
+        }
+    }
+
+    fn catalog(&self) -> Result<Arc<Data>> {
+        match self
+            .catalog
+            .get_or_init(|| tx_catalog(&self.tree).ok().map(Arc::new))
+        {
+            Some(d) => Ok(d.clone()),
+            None => tx_catalog(&self.tree).map(Arc::new),
+        }
+    }
+
+    fn tokens(&self) -> &TokenCache {
+        self.tokens.get_or_init(|| {
+            let mut c = TokenCache::default();
+            for (_, v) in self.tree.iter(schema::AUTHS) {
+                if let Ok(a) = from_json::<Authorization>(schema::AUTHS, v) {
+                    if !a.token.is_empty() {
+                        c.by_token.insert(a.token.clone(), a);
+                    } else if !a.hashed_token.is_empty() {
+                        c.hashed.push(a);
+                    }
+                }
+            }
+            c
+        })
+    }
+}
+
+impl std::ops::Deref for State {
+    type Target = Tree;
+    fn deref(&self) -> &Tree {
+        &self.tree
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -313,7 +370,7 @@ impl MetaStore {
         let sql = SqlStore::open(&sqlite_path)?;
         Ok(MetaStore {
             inner: Arc::new(Inner {
-                snapshot: RwLock::new(Arc::new(root)),
+                snapshot: RwLock::new(Arc::new(State::new(root))),
                 kv: Mutex::new(kv),
                 sql: Mutex::new(sql),
                 bolt_path,
@@ -332,7 +389,7 @@ impl MetaStore {
         &self.inner.sqlite_path
     }
 
-    fn view(&self) -> Arc<Tree> {
+    fn view(&self) -> Arc<State> {
         self.inner
             .snapshot
             .read()
@@ -345,14 +402,14 @@ impl MetaStore {
     fn update<T>(&self, f: impl FnOnce(&mut Tree) -> Result<T>) -> Result<T> {
         let mut kv = lock(&self.inner.kv);
         let cur = self.view();
-        let mut next = (*cur).clone();
+        let mut next = cur.tree.clone();
         let out = f(&mut next)?;
         kv.commit(&next)?;
         *self
             .inner
             .snapshot
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(State::new(next));
         Ok(out)
     }
 
@@ -823,19 +880,22 @@ impl MetaStore {
     /// `hashedToken` entries of InfluxDB ≥ 2.8 stores.
     pub fn find_authorization_by_token(&self, token: &str) -> Result<Authorization> {
         let t = self.view();
+        let cache = t.tokens();
+        if let Some(a) = cache.by_token.get(token) {
+            return Ok(a.clone());
+        }
         if let Some(id) = t.get(schema::AUTH_INDEX, token.as_bytes()) {
             return get_json(&t, schema::AUTHS, id, Kind::Authorization);
         }
         if token.is_empty() {
             return Err(Error::not_found(Kind::Authorization));
         }
-        for (_, v) in t.iter(schema::AUTHS) {
-            let a: Authorization = from_json(schema::AUTHS, v)?;
-            if !a.hashed_token.is_empty() && hashed_token_matches(&a.hashed_token, token) {
-                return Ok(a);
-            }
-        }
-        Err(Error::not_found(Kind::Authorization))
+        cache
+            .hashed
+            .iter()
+            .find(|a| hashed_token_matches(&a.hashed_token, token))
+            .cloned()
+            .ok_or(Error::not_found(Kind::Authorization))
     }
 
     /// The authorization with this ID.
@@ -1120,7 +1180,7 @@ impl MetaStore {
 
     /// The whole `meta.db` catalogue.
     pub fn catalog(&self) -> Result<Data> {
-        tx_catalog(&self.view())
+        Ok((*self.view().catalog()?).clone())
     }
 
     /// Ensures the catalogue has a database for `bucket` (retention policy `autogen` with the
@@ -1139,7 +1199,8 @@ impl MetaStore {
 
     /// The catalogue database of a bucket.
     pub fn database_info(&self, bucket_id: Id) -> Result<DatabaseInfo> {
-        tx_catalog(&self.view())?
+        self.view()
+            .catalog()?
             .database(&bucket_id.to_string())
             .cloned()
             .ok_or(Error::not_found(Kind::Database))
@@ -1176,7 +1237,7 @@ impl MetaStore {
                     .cloned()
             }))
         };
-        if let Some(g) = find(&tx_catalog(&self.view())?)? {
+        if let Some(g) = find(&*self.view().catalog()?)? {
             return Ok(g);
         }
         self.update(|t| {
@@ -1316,7 +1377,7 @@ impl MetaStore {
     pub fn backup_kv(&self, mut w: impl std::io::Write) -> Result<()> {
         let img = {
             let kv = lock(&self.inner.kv);
-            kv.image(&self.view())?
+            kv.image(&self.view().tree)?
         };
         w.write_all(&img)?;
         Ok(())
