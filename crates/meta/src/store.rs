@@ -204,7 +204,7 @@ fn validate_bucket_name(name: &str, system: bool) -> Result<()> {
             "bucket name {name} is invalid. Buckets may not start with underscore"
         )));
     }
-    if name.contains('"') || name.contains('\'') {
+    if name.contains('"') {
         return Err(Error::Invalid(format!(
             "bucket name {name} is invalid. Bucket names may not include quotation marks"
         )));
@@ -734,9 +734,16 @@ impl MetaStore {
         })
     }
 
-    /// Deletes a bucket, its catalogue database, URMs on it and its DBRP mappings.
+    /// Deletes a user bucket, its catalogue database, URMs on it and its DBRP mappings. System
+    /// buckets cannot be deleted ([`Error::Invalid`]); they go with their org.
     pub fn delete_bucket(&self, id: Id) -> Result<()> {
-        self.update(|t| tx_delete_bucket(t, id))
+        self.update(|t| {
+            let b: Bucket = get_json(t, schema::BUCKETS, &id.encode(), Kind::Bucket)?;
+            if b.bucket_type == BucketType::System {
+                return Err(Error::Invalid("system buckets cannot be deleted".into()));
+            }
+            tx_delete_bucket(t, id)
+        })
     }
 
     // ------------------------------------------------------------------ users

@@ -306,6 +306,10 @@ fn buckets_round_trip_with_influxdb_rules() {
         Err(Error::Invalid(_))
     ));
     assert!(matches!(
+        e.s.delete_bucket(tasks.id),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
         e.s.update_bucket(
             b.id,
             BucketUpdate {
