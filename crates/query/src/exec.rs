@@ -335,6 +335,13 @@ const SCHEMA: &[&str] = &[
     "schema.measurementFieldKeys",
 ];
 
+/// The row a row function is evaluated on.
+pub struct RowRef<'t> {
+    pub param: &'t str,
+    pub table: &'t Table,
+    pub index: usize,
+}
+
 pub struct Interp<'a> {
     pub source: &'a dyn Source,
     pub now: i64,
@@ -532,8 +539,17 @@ impl Interp<'_> {
     }
 
     pub fn eval(&mut self, e: &Expr, env: &Env) -> R<Value> {
+        self.eval_in(e, env, None)
+    }
+
+    /// Evaluates with an optional row in scope: `row.param` names the current row of a table,
+    /// read column by column instead of being built into a record for every row.
+    pub fn eval_in(&mut self, e: &Expr, env: &Env, row: Option<&RowRef<'_>>) -> R<Value> {
         Ok(match &e.kind {
-            ExprKind::Identifier(name) => self.lookup(name, env, e.span)?,
+            ExprKind::Identifier(name) => match row {
+                Some(r) if r.param == name => Value::Record(Arc::new(r.table.row(r.index))),
+                _ => self.lookup(name, env, e.span)?,
+            },
             ExprKind::Integer(i) => Value::Int(*i),
             ExprKind::Float(f) => Value::Float(*f),
             ExprKind::String(parts) => {
@@ -542,7 +558,7 @@ impl Interp<'_> {
                     match p {
                         StringPart::Text(t) => s.push_str(t),
                         StringPart::Interpolated(x) => {
-                            let v = self.eval(x, env)?;
+                            let v = self.eval_in(x, env, row)?;
                             s.push_str(&stringify(&v).ok_or_else(|| {
                                 invalid(
                                     x.span,
@@ -590,12 +606,12 @@ impl Interp<'_> {
             ExprKind::Array(items) => Value::Array(Arc::new(
                 items
                     .iter()
-                    .map(|x| self.eval(x, env))
+                    .map(|x| self.eval_in(x, env, row))
                     .collect::<R<Vec<_>>>()?,
             )),
             ExprKind::Record { with, properties } => {
                 let mut rec = match with {
-                    Some(w) => match self.eval(w, env)? {
+                    Some(w) => match self.eval_in(w, env, row)? {
                         Value::Record(r) => r.as_ref().clone(),
                         v => {
                             return Err(invalid(
@@ -607,7 +623,7 @@ impl Interp<'_> {
                     None => Record::default(),
                 };
                 for p in properties {
-                    let v = self.eval(&p.value, env)?;
+                    let v = self.eval_in(&p.value, env, row)?;
                     rec.set(&p.key, v);
                 }
                 Value::Record(Arc::new(rec))
@@ -618,30 +634,38 @@ impl Interp<'_> {
                 env: env.clone(),
             })),
             ExprKind::Call { callee, args } => {
-                let f = self.eval(callee, env)?;
-                let args = self.eval_args(args, env)?;
+                let f = self.eval_in(callee, env, row)?;
+                let args = self.eval_args(args, env, row)?;
                 self.call(&f, args, None, e.span)?
             }
             ExprKind::Pipe { lhs, call } => {
-                let piped = self.eval(lhs, env)?;
+                let piped = self.eval_in(lhs, env, row)?;
                 let ExprKind::Call { callee, args } = &call.kind else {
                     return Err(invalid(
                         call.span,
                         "pipe destination must be a function call",
                     ));
                 };
-                let f = self.eval(callee, env)?;
-                let args = self.eval_args(args, env)?;
+                let f = self.eval_in(callee, env, row)?;
+                let args = self.eval_args(args, env, row)?;
                 self.call(&f, args, Some(piped), call.span)?
             }
             ExprKind::Member { object, property } => {
+                if let (Some(r), ExprKind::Identifier(n)) = (row, &object.kind)
+                    && n == r.param
+                {
+                    return Ok(r
+                        .table
+                        .column(property)
+                        .map_or(Value::Null, |c| c.values[r.index].clone()));
+                }
                 if let ExprKind::Identifier(pkg) = &object.kind {
                     let qualified = format!("{pkg}.{property}");
                     if let Some(v) = env.lookup(&qualified) {
                         return Ok(v.clone());
                     }
                 }
-                match self.eval(object, env)? {
+                match self.eval_in(object, env, row)? {
                     Value::Record(r) => r.get(property).cloned().unwrap_or(Value::Null),
                     Value::Null => Value::Null,
                     v => {
@@ -656,8 +680,8 @@ impl Interp<'_> {
                 }
             }
             ExprKind::Index { object, index } => {
-                let o = self.eval(object, env)?;
-                let i = self.eval(index, env)?;
+                let o = self.eval_in(object, env, row)?;
+                let i = self.eval_in(index, env, row)?;
                 match (o, i) {
                     (Value::Array(a), Value::Int(i)) => {
                         let idx = usize::try_from(i).ok().filter(|&i| i < a.len());
@@ -681,10 +705,10 @@ impl Interp<'_> {
             }
             ExprKind::Unary { op, operand } => {
                 if *op == UnaryOp::Exists {
-                    let v = self.eval(operand, env)?;
+                    let v = self.eval_in(operand, env, row)?;
                     return Ok(Value::Bool(!v.is_null()));
                 }
-                let v = self.eval(operand, env)?;
+                let v = self.eval_in(operand, env, row)?;
                 match (op, v) {
                     (_, Value::Null) => Value::Null,
                     (UnaryOp::Not, Value::Bool(b)) => Value::Bool(!b),
@@ -702,11 +726,11 @@ impl Interp<'_> {
             }
             ExprKind::Binary { op, lhs, rhs } => match op {
                 BinaryOp::And => {
-                    let l = self.eval(lhs, env)?;
+                    let l = self.eval_in(lhs, env, row)?;
                     if matches!(l, Value::Bool(false)) {
                         return Ok(Value::Bool(false));
                     }
-                    let r = self.eval(rhs, env)?;
+                    let r = self.eval_in(rhs, env, row)?;
                     match (l, r) {
                         (_, Value::Bool(false)) => Value::Bool(false),
                         (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
@@ -715,11 +739,11 @@ impl Interp<'_> {
                     }
                 }
                 BinaryOp::Or => {
-                    let l = self.eval(lhs, env)?;
+                    let l = self.eval_in(lhs, env, row)?;
                     if matches!(l, Value::Bool(true)) {
                         return Ok(Value::Bool(true));
                     }
-                    let r = self.eval(rhs, env)?;
+                    let r = self.eval_in(rhs, env, row)?;
                     match (l, r) {
                         (_, Value::Bool(true)) => Value::Bool(true),
                         (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
@@ -728,8 +752,8 @@ impl Interp<'_> {
                     }
                 }
                 _ => {
-                    let l = self.eval(lhs, env)?;
-                    let r = self.eval(rhs, env)?;
+                    let l = self.eval_in(lhs, env, row)?;
+                    let r = self.eval_in(rhs, env, row)?;
                     binary(*op, l, r).map_err(|m| invalid(e.span, m))?
                 }
             },
@@ -737,9 +761,9 @@ impl Interp<'_> {
                 test,
                 consequent,
                 alternate,
-            } => match self.eval(test, env)? {
-                Value::Bool(true) => self.eval(consequent, env)?,
-                Value::Bool(false) | Value::Null => self.eval(alternate, env)?,
+            } => match self.eval_in(test, env, row)? {
+                Value::Bool(true) => self.eval_in(consequent, env, row)?,
+                Value::Bool(false) | Value::Null => self.eval_in(alternate, env, row)?,
                 v => {
                     return Err(invalid(
                         test.span,
@@ -770,9 +794,10 @@ impl Interp<'_> {
         &mut self,
         args: &[crate::flux::ast::Property],
         env: &Env,
+        row: Option<&RowRef<'_>>,
     ) -> R<Vec<(String, Value)>> {
         args.iter()
-            .map(|p| Ok((p.key.clone(), self.eval(&p.value, env)?)))
+            .map(|p| Ok((p.key.clone(), self.eval_in(&p.value, env, row)?)))
             .collect()
     }
 

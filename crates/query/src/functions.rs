@@ -11,13 +11,14 @@ use std::sync::Arc;
 
 use crate::QueryError;
 use crate::exec::{
-    Args, Function, Interp, Pending, Stream, StreamData, resolve_time, stringify, window_bounds,
+    Args, Function, Interp, Pending, RowRef, Stream, StreamData, resolve_time, stringify,
+    window_bounds,
 };
 use crate::flux::ast::{BinaryOp, Expr, ExprKind, FunctionBody, StringPart, UnaryOp};
 use crate::source::{AggregateKind, BucketRef, Predicate, TimeSource, WindowAggregate};
 use crate::table::{Column, GroupKey, KeyColumn, Partitioner, Table, cell_identity};
 use crate::time::Duration;
-use crate::value::{DataType, Record, Value};
+use crate::value::{DataType, Value};
 
 type R<T> = Result<T, QueryError>;
 
@@ -245,25 +246,71 @@ fn set_bounds(t: &mut Table, start: i64, stop: i64) {
     }
 }
 
-/// Calls a row function (`(r) => ...`) with a record.
-fn call_row(it: &mut Interp<'_>, a: &Args, f: &Arc<Function>, rec: Record) -> R<Value> {
+/// Calls a row function (`(r) => ...`) on row `i` of `t`. A function whose body is a single
+/// expression without nested function literals is evaluated reading the row's cells directly;
+/// anything else gets the row as a record.
+fn call_row(it: &mut Interp<'_>, a: &Args, f: &Arc<Function>, t: &Table, i: usize) -> R<Value> {
     it.row_calls = it.row_calls.wrapping_add(1);
     if it.row_calls.is_multiple_of(4096) {
         it.limits.check_time()?;
     }
-    let pname = match f.as_ref() {
-        Function::Closure { params, .. } => params
-            .first()
-            .map(|p| p.name.clone())
-            .ok_or_else(|| a.err("fn must take one parameter"))?,
-        Function::Builtin(_) => return Err(a.err("fn must be a function literal")),
+    let Function::Closure { params, body, env } = f.as_ref() else {
+        return Err(a.err("fn must be a function literal"));
     };
+    let Some(first) = params.first() else {
+        return Err(a.err("fn must take one parameter"));
+    };
+    if params.len() == 1
+        && let FunctionBody::Expr(e) = body.as_ref()
+        && !has_function_literal(e)
+    {
+        let row = RowRef {
+            param: &first.name,
+            table: t,
+            index: i,
+        };
+        return it.eval_in(e, &env.clone(), Some(&row));
+    }
     it.call(
         &Value::Function(f.clone()),
-        vec![(pname, Value::Record(Arc::new(rec)))],
+        vec![(first.name.clone(), Value::Record(Arc::new(t.row(i))))],
         None,
         a.span,
     )
+}
+
+fn has_function_literal(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Function { .. } => true,
+        ExprKind::Member { object, .. } => has_function_literal(object),
+        ExprKind::Index { object, index } => {
+            has_function_literal(object) || has_function_literal(index)
+        }
+        ExprKind::Binary { lhs, rhs, .. } => has_function_literal(lhs) || has_function_literal(rhs),
+        ExprKind::Unary { operand, .. } => has_function_literal(operand),
+        ExprKind::Call { callee, args } => {
+            has_function_literal(callee) || args.iter().any(|a| has_function_literal(&a.value))
+        }
+        ExprKind::Pipe { lhs, call } => has_function_literal(lhs) || has_function_literal(call),
+        ExprKind::Conditional {
+            test,
+            consequent,
+            alternate,
+        } => {
+            has_function_literal(test)
+                || has_function_literal(consequent)
+                || has_function_literal(alternate)
+        }
+        ExprKind::String(parts) => parts
+            .iter()
+            .any(|s| matches!(s, StringPart::Interpolated(x) if has_function_literal(x))),
+        ExprKind::Array(items) => items.iter().any(has_function_literal),
+        ExprKind::Record { with, properties } => {
+            with.as_ref().is_some_and(|w| has_function_literal(w))
+                || properties.iter().any(|p| has_function_literal(&p.value))
+        }
+        _ => false,
+    }
 }
 
 fn filter(it: &mut Interp<'_>, a: &Args) -> R<Value> {
@@ -305,7 +352,7 @@ fn filter(it: &mut Interp<'_>, a: &Args) -> R<Value> {
     for t in tables.iter() {
         let mut idx = Vec::new();
         for i in 0..t.nrows() {
-            match call_row(it, a, &f, t.row(i))? {
+            match call_row(it, a, &f, t, i)? {
                 Value::Bool(true) => idx.push(i),
                 Value::Bool(false) | Value::Null => {}
                 v => {
@@ -737,7 +784,12 @@ fn window_tables(
                 }
             })
             .collect();
-        let schema = t.schema();
+        // Rows with a time, ordered by it (stable), to find each window's rows by bisection.
+        let mut by_time: Vec<usize> = (0..t.nrows()).filter(|&i| times[i].is_some()).collect();
+        let in_order = by_time.windows(2).all(|w| times[w[0]] <= times[w[1]]);
+        if !in_order {
+            by_time.sort_by_key(|&i| times[i]);
+        }
         let windows = if inf {
             vec![(start, stop)]
         } else {
@@ -748,9 +800,13 @@ fn window_tables(
             let idx: Vec<usize> = if inf {
                 (0..t.nrows()).collect()
             } else {
-                (0..t.nrows())
-                    .filter(|&i| times[i].is_some_and(|x| x >= ws && x < we))
-                    .collect()
+                let lo = by_time.partition_point(|&i| times[i].is_some_and(|x| x < ws));
+                let hi = by_time.partition_point(|&i| times[i].is_some_and(|x| x < we));
+                let mut idx = by_time[lo..hi].to_vec();
+                if !in_order {
+                    idx.sort_unstable();
+                }
+                idx
             };
             if idx.is_empty() && !create_empty {
                 continue;
@@ -769,7 +825,6 @@ fn window_tables(
                         .map_err(|m| a.err(m))?;
                 }
             } else {
-                let _ = &schema;
                 out_tables.push(nt);
             }
         }
@@ -1361,7 +1416,7 @@ fn map(it: &mut Interp<'_>, a: &Args, tables: &[Table]) -> R<Vec<Table>> {
     let mut types: HashMap<String, DataType> = HashMap::new();
     for t in tables {
         for i in 0..t.nrows() {
-            let rec = match call_row(it, a, &f, t.row(i))? {
+            let rec = match call_row(it, a, &f, t, i)? {
                 Value::Record(r) => r,
                 v => return Err(a.err(format!("fn must return a record, got {}", v.type_name()))),
             };
@@ -1944,7 +1999,7 @@ fn schema(it: &mut Interp<'_>, a: &Args) -> R<Value> {
         for t in tables {
             let mut idx = Vec::new();
             for i in 0..t.nrows() {
-                if matches!(call_row(it, a, &f, t.row(i))?, Value::Bool(true)) {
+                if matches!(call_row(it, a, &f, &t, i)?, Value::Bool(true)) {
                     idx.push(i);
                 }
             }
