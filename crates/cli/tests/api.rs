@@ -90,7 +90,7 @@ async fn onboarding_once() {
     r.status(200);
     assert_eq!(r.json()["allowed"], true);
 
-    // Missing names are `empty value`.
+    // Missing names are `unprocessable entity`, as InfluxDB answers.
     srv.call(
         "POST",
         "/api/v2/setup",
@@ -98,8 +98,8 @@ async fn onboarding_once() {
         Some(json!({"username": "u"})),
     )
     .await
-    .error(400, "empty value")
-    .message("onboarding failed: org name is empty, bucket name is empty");
+    .error(422, "unprocessable entity")
+    .message("onboarding failed: missing required fields [org,bucket]");
     srv.call(
         "POST",
         "/api/v2/setup",
@@ -736,6 +736,27 @@ async fn orgs_users_authorizations_dbrps() {
         .await
         .expect("send");
     common::Resp::from(r).await.status(204);
+    // Bob owns nothing: he holds read and write on himself only. Admin owns the instance.
+    let r = srv
+        .call("GET", &format!("/api/v2/users/{bob}/permissions"), t, None)
+        .await;
+    r.status(200);
+    assert_eq!(
+        r.json(),
+        json!([{"action": "read", "resource": {"type": "users", "id": bob}},
+               {"action": "write", "resource": {"type": "users", "id": bob}}])
+    );
+    let r = srv
+        .call(
+            "GET",
+            &format!("/api/v2/users/{}/permissions", s.user_id),
+            t,
+            None,
+        )
+        .await;
+    assert!(r.json().as_array().is_some_and(|a| {
+        a.contains(&json!({"action": "write", "resource": {"type": "authorizations"}}))
+    }));
     let r = srv.call("GET", "/api/v2/users?name=bob", t, None).await;
     assert_eq!(r.json()["users"][0]["id"], bob.as_str());
     let r = srv.call("GET", "/api/v2/me", t, None).await;

@@ -281,9 +281,34 @@ async fn auth_for_token(app: &App, token: String) -> Result<Option<Auth>, ApiErr
     .await
 }
 
-/// A session's permissions, from the user's resource mappings as InfluxDB derives them: owner
-/// of an org → the owner set, member → the member set, instance owner → the operator set,
-/// owner/member of another resource → write+read / read on it; plus read+write on oneself.
+/// A user's permissions, from its resource mappings as InfluxDB derives them: owner of an org →
+/// the owner set, member → the member set, instance owner → the operator set, owner/member of
+/// another resource → write+read / read on it; plus read+write on oneself. A session holds these.
+pub fn user_permissions(m: &meta::MetaStore, user_id: Id) -> meta::Result<Vec<Permission>> {
+    let f = UrmFilter {
+        user_id: Some(user_id),
+        ..UrmFilter::default()
+    };
+    let mut perms = Vec::new();
+    for urm in m.list_urms(&f)? {
+        let owner = urm.user_type == UserType::Owner;
+        match urm.resource_type {
+            ResourceType::Instance => perms.extend(Permission::operator_set()),
+            ResourceType::Orgs if owner => perms.extend(Permission::owner_set(urm.resource_id)),
+            ResourceType::Orgs => perms.extend(member_perms(urm.resource_id)),
+            t => {
+                perms.push(Perm::resource(Action::Read, t, urm.resource_id));
+                if owner {
+                    perms.push(Perm::resource(Action::Write, t, urm.resource_id));
+                }
+            }
+        }
+    }
+    perms.extend(me_perms(user_id));
+    Ok(perms)
+}
+
+/// A session's caller: its user, active, with [`user_permissions`].
 async fn auth_for_session(app: &App, key: String, user_id: Id) -> Result<Option<Auth>, ApiError> {
     app.meta(move |m| {
         match m.get_user(user_id) {
@@ -291,26 +316,7 @@ async fn auth_for_session(app: &App, key: String, user_id: Id) -> Result<Option<
             Ok(_) | Err(meta::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         }
-        let f = UrmFilter {
-            user_id: Some(user_id),
-            ..UrmFilter::default()
-        };
-        let mut perms = Vec::new();
-        for urm in m.list_urms(&f)? {
-            let owner = urm.user_type == UserType::Owner;
-            match urm.resource_type {
-                ResourceType::Instance => perms.extend(Permission::operator_set()),
-                ResourceType::Orgs if owner => perms.extend(Permission::owner_set(urm.resource_id)),
-                ResourceType::Orgs => perms.extend(member_perms(urm.resource_id)),
-                t => {
-                    perms.push(Perm::resource(Action::Read, t, urm.resource_id));
-                    if owner {
-                        perms.push(Perm::resource(Action::Write, t, urm.resource_id));
-                    }
-                }
-            }
-        }
-        perms.extend(me_perms(user_id));
+        let perms = user_permissions(m, user_id)?;
         Ok(Some(Auth {
             credential: Credential::Session { key },
             user_id: Some(user_id),

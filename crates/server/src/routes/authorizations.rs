@@ -1,4 +1,4 @@
-//! `/api/v2/authorizations`: list (filters `userID`, `user`, `orgID`, `org`), create, get,
+//! `/api/v2/authorizations`: list (filters `id`, `userID`, `user`, `orgID`, `org`), create, get,
 //! update (status, description), delete.
 //!
 //! As InfluxDB's authorizer: seeing a token needs `read:orgs/<org>/authorizations/<id>` and
@@ -62,7 +62,7 @@ pub async fn list(
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let filter = AuthorizationFilter {
-        id: None,
+        id: params.id("id")?,
         token: None,
         user_id: params.id("userID")?,
         user: params.get("user").map(str::to_string),
@@ -149,11 +149,7 @@ pub async fn create(
     auth: Auth,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let status = parse_status(body.status.as_deref())?.unwrap_or(Status::Active);
-    let Some(org_id) = body.org_id.as_deref().filter(|s| !s.is_empty()) else {
-        return Err(ApiError::invalid("org id required"));
-    };
-    let org_id = parse_id(org_id)?;
+    // Checked in InfluxDB's order: permissions, then the org, then the status.
     if body.permissions.is_empty() {
         return Err(ApiError::invalid("authorization must include permissions"));
     }
@@ -162,6 +158,11 @@ pub async fn create(
         .iter()
         .map(parse_permission)
         .collect::<Result<Vec<_>, _>>()?;
+    let Some(org_id) = body.org_id.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(ApiError::invalid("org id required"));
+    };
+    let org_id = parse_id(org_id).map_err(|_| ApiError::invalid("org id required"))?;
+    let status = parse_status(body.status.as_deref())?.unwrap_or(Status::Active);
     let user_id = match body.user_id.as_deref().filter(|s| !s.is_empty()) {
         Some(u) => Some(parse_id(u)?),
         None => auth.user_id,

@@ -96,6 +96,7 @@ pub fn router() -> Router<App> {
                 .patch(users::update)
                 .delete(users::delete),
         )
+        .route("/api/v2/users/{id}/permissions", get(users::permissions))
         .route(
             "/api/v2/users/{id}/password",
             post(users::set_password).put(users::put_password),

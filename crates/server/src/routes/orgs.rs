@@ -1,4 +1,5 @@
-//! `/api/v2/orgs`: list (filters `org`, `orgID`, `userID`; paging), create, get, update, delete.
+//! `/api/v2/orgs`: list (filters `org`, `orgID`, `userID`; paging; `links.self` only, as
+//! InfluxDB answers), create, get, update, delete.
 //! Reading an org needs `read:orgs/<id>`; creating one needs instance-wide `write:orgs`.
 
 use axum::Json;
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::auth::{Auth, Perm};
 use crate::error::ApiError;
-use crate::routes::paging::{IdPath, Params, page, paging_links};
+use crate::routes::paging::{IdPath, Params, page};
 use crate::routes::{JsonBody, views};
 
 fn read_perm(id: Id) -> meta::Permission {
@@ -28,10 +29,11 @@ pub async fn list(
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let opts = params.find_options()?;
+    // As InfluxDB, malformed `orgID`/`userID` filters are ignored rather than refused.
     let filter = OrgFilter {
-        id: params.id("orgID")?,
+        id: params.id("orgID").ok().flatten(),
         name: params.get("org").map(str::to_string),
-        user_id: params.id("userID")?,
+        user_id: params.id("userID").ok().flatten(),
     };
     let name = filter.name.clone();
     let all = app
@@ -49,13 +51,8 @@ pub async fn list(
         .filter(|o| auth.allowed(&read_perm(o.id)))
         .collect();
     let orgs = page(visible, &opts, |o| o.id);
-    let filter_q: Vec<(&str, String)> = ["org", "orgID", "userID"]
-        .iter()
-        .filter_map(|k| params.get(k).map(|v| (*k, v.to_string())))
-        .collect();
-    let links = paging_links("/api/v2/orgs", &opts, &filter_q, orgs.len());
     Ok(Json(json!({
-        "links": links,
+        "links": { "self": "/api/v2/orgs" },
         "orgs": orgs.iter().map(views::org).collect::<Vec<_>>(),
     })))
 }

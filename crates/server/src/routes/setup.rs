@@ -47,20 +47,22 @@ pub async fn setup(
             "onboarding has already been completed",
         ));
     }
-    let mut missing = Vec::new();
-    if body.username.is_empty() {
-        missing.push("username is empty");
-    }
-    if body.org.is_empty() {
-        missing.push("org name is empty");
-    }
-    if body.bucket.is_empty() {
-        missing.push("bucket name is empty");
-    }
+    let missing: Vec<&str> = [
+        ("username", &body.username),
+        ("org", &body.org),
+        ("bucket", &body.bucket),
+    ]
+    .iter()
+    .filter(|(_, v)| v.is_empty())
+    .map(|(k, _)| *k)
+    .collect();
     if !missing.is_empty() {
         return Err(ApiError::new(
-            Code::EmptyValue,
-            format!("onboarding failed: {}", missing.join(", ")),
+            Code::UnprocessableEntity,
+            format!(
+                "onboarding failed: missing required fields [{}]",
+                missing.join(",")
+            ),
         ));
     }
     if !body.password.is_empty() && body.password.chars().count() < 8 {

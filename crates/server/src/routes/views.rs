@@ -73,9 +73,10 @@ pub fn bucket(b: &Bucket) -> Value {
 
 pub fn org(o: &Organization) -> Value {
     let id = o.id.to_string();
-    let name = query_escape(&o.name);
+    let name = &o.name;
     json!({
         "links": {
+            "logs": format!("/api/v2/orgs/{id}/logs"),
             "buckets": format!("/api/v2/buckets?org={name}"),
             "dashboards": format!("/api/v2/dashboards?org={name}"),
             "labels": format!("/api/v2/orgs/{id}/labels"),
