@@ -831,3 +831,40 @@ fn json_is_escaped_like_go() {
     assert!(text.contains(r#""description":"x\u2028""#), "{text}");
     assert_eq!(e.s.get_org(o.id).unwrap().name, "a<b>&c");
 }
+
+#[test]
+fn store_is_shared_across_threads() {
+    fn assert_shareable<T: Send + Sync + Clone + 'static>() {}
+    assert_shareable::<MetaStore>();
+    let e = env();
+    let org = e.s.create_org("o", "", None).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let s = e.s.clone();
+            std::thread::spawn(move || {
+                for j in 0..5 {
+                    s.create_bucket(bucket(org.id, &format!("t{i}-{j}"), 0))
+                        .unwrap();
+                    s.list_buckets(&BucketFilter::default(), &FindOptions::default())
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let e = e.reopen();
+    let n =
+        e.s.list_buckets(
+            &BucketFilter {
+                org_id: Some(org.id),
+                ..Default::default()
+            },
+            &FindOptions::default(),
+        )
+        .unwrap()
+        .len();
+    assert_eq!(n, 2 + 20);
+    assert_eq!(e.s.catalog().unwrap().databases.len(), 22);
+}
