@@ -307,31 +307,26 @@ impl Permission {
         out
     }
 
-    /// Whether this permission grants `wanted` (InfluxDB's `Permission.Matches`): same action and
-    /// type, and this permission is either unscoped, scoped to the wanted org, or to the wanted ID.
+    /// Whether this permission grants `wanted` (InfluxDB 2.7's `Permission.Matches`): same action,
+    /// and either this is an `instance` permission (grants every type), or the same type with no
+    /// scope, or scoped to the wanted org (with no ID), or scoped to the wanted ID.
     pub fn matches(&self, wanted: &Permission) -> bool {
-        if self.action != wanted.action
-            || self.resource.resource_type != wanted.resource.resource_type
-        {
+        if self.action != wanted.action {
+            return false;
+        }
+        if self.resource.resource_type == ResourceType::Instance {
+            return true;
+        }
+        if self.resource.resource_type != wanted.resource.resource_type {
             return false;
         }
         let r = &self.resource;
         let w = &wanted.resource;
-        if r.org_id.is_none() && r.id.is_none() {
-            return true;
+        match (r.org_id, r.id) {
+            (None, None) => true,
+            (Some(o), None) => w.org_id == Some(o),
+            (_, Some(id)) => w.id == Some(id),
         }
-        if let (Some(o), None) = (r.org_id, r.id)
-            && Some(o) == w.org_id
-        {
-            return true;
-        }
-        if let Some(id) = r.id
-            && Some(id) == w.id
-            && (r.org_id.is_none() || r.org_id == w.org_id)
-        {
-            return true;
-        }
-        false
     }
 }
 
@@ -676,4 +671,43 @@ pub struct DbrpCreate {
     pub retention_policy: String,
     /// Make it the default for the database (the first mapping of a database always is).
     pub default: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perm(action: Action, t: ResourceType, id: Option<u64>, org: Option<u64>) -> Permission {
+        Permission {
+            action,
+            resource: Resource {
+                resource_type: t,
+                id: id.and_then(Id::new),
+                org_id: org.and_then(Id::new),
+            },
+        }
+    }
+
+    #[test]
+    fn permission_matching_follows_influxdb() {
+        use Action::*;
+        use ResourceType::*;
+        let want = perm(Write, Buckets, Some(7), Some(1));
+        assert!(perm(Write, Buckets, None, None).matches(&want));
+        assert!(perm(Write, Instance, None, None).matches(&want));
+        assert!(!perm(Read, Instance, None, None).matches(&want));
+        assert!(perm(Write, Buckets, None, Some(1)).matches(&want));
+        assert!(!perm(Write, Buckets, None, Some(2)).matches(&want));
+        assert!(perm(Write, Buckets, Some(7), None).matches(&want));
+        assert!(!perm(Write, Buckets, Some(8), Some(1)).matches(&want));
+        assert!(!perm(Read, Buckets, None, None).matches(&want));
+        assert!(!perm(Write, Orgs, None, None).matches(&want));
+        // Operator set: 22 types × read/write, all unscoped.
+        let op = Permission::operator_set();
+        assert_eq!(op.len(), 44);
+        assert_eq!(op[0], perm(Read, Authorizations, None, None));
+        let owner = Permission::owner_set(Id::new(1).unwrap());
+        assert!(owner.contains(&perm(Write, Orgs, Some(1), None)));
+        assert!(owner.contains(&perm(Read, Dbrp, None, Some(1))));
+    }
 }
