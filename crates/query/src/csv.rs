@@ -148,14 +148,13 @@ pub fn write_result<W: Write>(w: &mut W, result: &ResultSet, dialect: &Dialect) 
         line: String::new(),
         delim: dialect.delimiter,
     };
-    let mut last: Option<(Vec<(String, DataType)>, bool)> = None;
-    let mut cells: Vec<String> = Vec::new();
+    let mut last: Option<(&Table, bool)> = None;
+    let mut scratch = String::new();
     for (id, table) in result.tables.iter().enumerate() {
-        let schema = table.schema();
         let empty = table.is_empty();
         let new_block = match &last {
             None => true,
-            Some((s, last_empty)) => *last_empty || empty || *s != schema,
+            Some((prev, last_empty)) => *last_empty || empty || !same_columns(prev, table),
         };
         if new_block {
             if last.is_some() {
@@ -170,24 +169,33 @@ pub fn write_result<W: Write>(w: &mut W, result: &ResultSet, dialect: &Dialect) 
         };
         let id_text = id.to_string();
         for i in 0..table.nrows() {
-            cells.clear();
+            enc.cell(true, "");
+            enc.cell(false, result_cell);
+            enc.cell(false, &id_text);
             for c in &table.columns {
-                cells.push(format_cell(&c.values[i]));
+                scratch.clear();
+                write_cell(&mut scratch, &c.values[i]);
+                enc.cell(false, &scratch);
             }
-            enc.row(
-                ["", result_cell, id_text.as_str()]
-                    .into_iter()
-                    .chain(cells.iter().map(String::as_str)),
-            );
+            enc.line.push_str("\r\n");
             if enc.line.len() > 64 * 1024 {
                 w.write_all(enc.line.as_bytes())?;
                 enc.line.clear();
             }
         }
-        last = Some((schema, empty));
+        last = Some((table, empty));
     }
     enc.line.push_str("\r\n");
     w.write_all(enc.line.as_bytes())
+}
+
+/// True when both tables have the same column names and types in the same order.
+fn same_columns(a: &Table, b: &Table) -> bool {
+    a.columns.len() == b.columns.len()
+        && a.columns
+            .iter()
+            .zip(&b.columns)
+            .all(|(x, y)| x.ty == y.ty && x.name == y.name)
 }
 
 fn write_schema(
@@ -274,20 +282,33 @@ pub fn write_error<W: Write>(
 
 /// The text of one cell.
 pub fn format_cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::UInt(u) => u.to_string(),
-        Value::Float(f) => format_float(*f),
-        Value::String(s) => s.clone(),
-        Value::Time(t) => {
-            let mut s = String::with_capacity(30);
-            write_rfc3339(&mut s, *t);
-            s
+    let mut s = String::new();
+    write_cell(&mut s, v);
+    s
+}
+
+/// Appends the text of one cell to `out`.
+pub fn write_cell(out: &mut String, v: &Value) {
+    use std::fmt::Write as _;
+    let _ = match v {
+        Value::Null => Ok(()),
+        Value::Bool(b) => write!(out, "{b}"),
+        Value::Int(i) => write!(out, "{i}"),
+        Value::UInt(u) => write!(out, "{u}"),
+        Value::Float(f) => {
+            out.push_str(&format_float(*f));
+            Ok(())
         }
-        other => format!("{other:?}"),
-    }
+        Value::String(s) => {
+            out.push_str(s);
+            Ok(())
+        }
+        Value::Time(t) => {
+            write_rfc3339(out, *t);
+            Ok(())
+        }
+        other => write!(out, "{other:?}"),
+    };
 }
 
 struct Encoder {
@@ -298,25 +319,30 @@ struct Encoder {
 impl Encoder {
     fn row<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) {
         for (i, c) in cells.into_iter().enumerate() {
-            if i > 0 {
-                self.line.push(self.delim);
-            }
-            if needs_quotes(c, self.delim) {
-                self.line.push('"');
-                for ch in c.chars() {
-                    match ch {
-                        '"' => self.line.push_str("\"\""),
-                        '\r' => {}
-                        '\n' => self.line.push_str("\r\n"),
-                        ch => self.line.push(ch),
-                    }
-                }
-                self.line.push('"');
-            } else {
-                self.line.push_str(c);
-            }
+            self.cell(i == 0, c);
         }
         self.line.push_str("\r\n");
+    }
+
+    /// Appends one cell, preceded by the delimiter unless it opens the line.
+    fn cell(&mut self, first: bool, c: &str) {
+        if !first {
+            self.line.push(self.delim);
+        }
+        if needs_quotes(c, self.delim) {
+            self.line.push('"');
+            for ch in c.chars() {
+                match ch {
+                    '"' => self.line.push_str("\"\""),
+                    '\r' => {}
+                    '\n' => self.line.push_str("\r\n"),
+                    ch => self.line.push(ch),
+                }
+            }
+            self.line.push('"');
+        } else {
+            self.line.push_str(c);
+        }
     }
 }
 
