@@ -822,7 +822,34 @@ async fn orgs_users_authorizations_dbrps() {
     // DBRP mappings.
     srv.call("GET", "/api/v2/dbrps", t, None)
         .await
-        .error(400, "invalid");
+        .error(400, "invalid")
+        .message("either 'org' or 'orgID' must be provided");
+    srv.call("GET", "/api/v2/dbrps?orgID=12", t, None)
+        .await
+        .error(400, "invalid")
+        .message(r#"invalid org ID "12": id must have a length of 16 bytes"#);
+    srv.call("GET", "/api/v2/dbrps?org=nope", t, None)
+        .await
+        .error(404, "not found")
+        .message(r#"invalid org "nope": organization not found"#);
+    srv.call(
+        "GET",
+        &format!("/api/v2/dbrps?orgID={}&default=maybe", s.org_id),
+        t,
+        None,
+    )
+    .await
+    .error(400, "invalid")
+    .message("invalid default parameter");
+    srv.call(
+        "POST",
+        "/api/v2/dbrps",
+        t,
+        Some(json!({"orgID": s.org_id, "database": "db", "retention_policy": "rp"})),
+    )
+    .await
+    .error(400, "invalid")
+    .message(r#"invalid bucket ID "": id must have a length of 16 bytes"#);
     let r = srv
         .call(
             "POST",
@@ -837,6 +864,17 @@ async fn orgs_users_authorizations_dbrps() {
     r.status(201);
     let did = r.str("/id");
     assert_eq!(r.json()["database"], "db");
+    srv.call(
+        "POST",
+        "/api/v2/dbrps",
+        t,
+        Some(
+            json!({"org": "org", "bucketID": s.bucket_id, "database": "db",
+                    "retention_policy": "rp"}),
+        ),
+    )
+    .await
+    .error(422, "conflict");
     let r = srv
         .call("GET", &format!("/api/v2/dbrps?orgID={}", s.org_id), t, None)
         .await;

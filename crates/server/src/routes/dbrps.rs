@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use meta::{Action, DbrpFilter, FindOptions, Id, OrgFilter, ResourceType};
+use meta::{Action, DbrpFilter, Id, ResourceType};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -15,34 +15,44 @@ use crate::error::ApiError;
 use crate::routes::paging::{IdPath, Params, parse_id};
 use crate::routes::{JsonBody, views};
 
+/// An ID from the query string or body, with InfluxDB's DBRP error text
+/// (`invalid org ID "x": id must have a length of 16 bytes`).
+fn id_param(what: &str, raw: Option<&str>) -> Result<Option<Id>, ApiError> {
+    match raw.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => parse_id(s)
+            .map(Some)
+            .map_err(|e| ApiError::invalid(format!("invalid {what} {s:?}: {}", e.message))),
+    }
+}
+
 /// The org named by `orgID` or `org` (ID first, as InfluxDB).
 async fn org_of(app: &App, org_id: Option<&str>, org: Option<&str>) -> Result<Id, ApiError> {
-    if let Some(id) = org_id.filter(|s| !s.is_empty()) {
-        return parse_id(id);
+    if let Some(id) = id_param("org ID", org_id)? {
+        return Ok(id);
     }
     let Some(name) = org.filter(|s| !s.is_empty()).map(str::to_string) else {
         return Err(ApiError::invalid(
             "either 'org' or 'orgID' must be provided",
         ));
     };
-    let f = OrgFilter {
-        name: Some(name.clone()),
-        ..OrgFilter::default()
-    };
-    let found = app
-        .meta(move |m| m.list_orgs(&f, &FindOptions::default()))
-        .await?;
-    found
-        .first()
+    let n = name.clone();
+    app.meta(move |m| m.find_org_by_name(&n))
+        .await
         .map(|o| o.id)
-        .ok_or_else(|| ApiError::not_found(format!("organization name \"{name}\" not found")))
+        .map_err(|e| match e.code {
+            crate::error::Code::NotFound => {
+                ApiError::not_found(format!("invalid org {name:?}: organization not found"))
+            }
+            _ => e,
+        })
 }
 
 fn parse_bool(s: &str) -> Result<bool, ApiError> {
     match s {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(ApiError::invalid(format!("invalid default parameter: {s}"))),
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(ApiError::invalid("invalid default parameter")),
     }
 }
 
@@ -54,9 +64,9 @@ pub async fn list(
     let org_id = org_of(&app, params.get("orgID"), params.get("org")).await?;
     auth.require(&Perm::in_org(Action::Read, ResourceType::Dbrp, org_id))?;
     let filter = DbrpFilter {
-        id: params.id("id")?,
+        id: id_param("DBRP ID", params.get("id"))?,
         org_id: Some(org_id),
-        bucket_id: params.id("bucketID")?,
+        bucket_id: id_param("bucket ID", params.get("bucketID"))?,
         database: params.get("db").map(str::to_string),
         retention_policy: params.get("rp").map(str::to_string),
         default: params.get("default").map(parse_bool).transpose()?,
@@ -91,10 +101,9 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let org_id = org_of(&app, body.org_id.as_deref(), body.org.as_deref()).await?;
-    let Some(bucket) = body.bucket_id.as_deref().filter(|s| !s.is_empty()) else {
-        return Err(ApiError::invalid("bucketID is required"));
-    };
-    let bucket_id = parse_id(bucket)?;
+    let bucket = body.bucket_id.as_deref().unwrap_or_default();
+    let bucket_id = parse_id(bucket)
+        .map_err(|e| ApiError::invalid(format!("invalid bucket ID {bucket:?}: {}", e.message)))?;
     auth.require(&Perm::in_org(Action::Write, ResourceType::Dbrp, org_id))?;
     let create = meta::DbrpCreate {
         org_id: Some(org_id),
