@@ -1366,6 +1366,19 @@ impl MetaStore {
         })
     }
 
+    /// Low-level delete of raw keys of a top-level KV bucket, in one commit, bypassing every rule
+    /// and index of this store (missing keys are ignored).
+    pub fn delete_raw_entries(&self, bucket: &str, keys: &[Vec<u8>]) -> Result<()> {
+        self.update(|t| {
+            if t.bucket(bucket).is_some() {
+                for k in keys {
+                    t.delete(bucket, k);
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Names of the top-level KV buckets, in order.
     pub fn raw_bucket_names(&self) -> Vec<String> {
         self.view()
