@@ -187,7 +187,6 @@ fn range(it: &mut Interp<'_>, a: &Args) -> R<Value> {
     let stop = time_arg(it, a, "stop")?.unwrap_or(it.now);
     if let Some((_, mut p)) = pending(a)?
         && p.range.is_none()
-        && p.predicate.is_none()
         && p.aggregate.is_none()
     {
         p.range = Some((start, stop));
@@ -320,11 +319,15 @@ fn filter(it: &mut Interp<'_>, a: &Args) -> R<Value> {
     let keep_empty = a.string_or("onEmpty", "drop")? == "keep";
     let mut stream = a.stream()?;
     if let StreamData::Pending(p) = &stream.data
-        && p.range.is_some()
         && p.aggregate.is_none()
         && !keep_empty
     {
-        let (pushed, rest) = split_predicate(it, &f);
+        // Before range() only a filter that storage can fully evaluate can wait for the bounds.
+        let (pushed, rest) = if p.range.is_some() {
+            split_predicate(it, &f)
+        } else {
+            (to_predicate(it, &f), None)
+        };
         if let Some(pred) = pushed {
             let mut p = p.clone();
             p.predicate = Some(match p.predicate.take() {
