@@ -27,6 +27,10 @@ async fn health_ping_ready_and_headers() {
     assert!(h["commit"].is_string());
     assert_eq!(r.header("x-influxdb-build"), Some("OSS"));
     assert_eq!(r.header("x-influxdb-version"), Some(v));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
 
     let r = srv.call("GET", "/ping", None, None).await;
     r.status(204);

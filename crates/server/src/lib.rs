@@ -138,6 +138,7 @@ fn with_middleware(router: Router) -> Router {
     Router::new()
         .fallback_service(router.layer(CatchPanicLayer::custom(panic_response)))
         .layer(axum::middleware::map_response(method_not_allowed_body))
+        .layer(axum::middleware::map_response(json_charset))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-influxdb-version"),
             HeaderValue::from_static(VERSION),
@@ -152,6 +153,22 @@ fn with_middleware(router: Router) -> Router {
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     tracing::error!("handler panicked");
     axum::response::IntoResponse::into_response(ApiError::new(Code::Internal, "internal error"))
+}
+
+/// InfluxDB labels every JSON body `application/json; charset=utf-8`; axum's `Json` says
+/// `application/json`.
+async fn json_charset(mut resp: Response<Body>) -> Response<Body> {
+    if resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/json")
+    {
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    resp
 }
 
 /// axum answers a wrong method with an empty 405; give it InfluxDB's body (`allow: GET, POST`).
