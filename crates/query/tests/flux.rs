@@ -724,6 +724,7 @@ fn filter_before_range_is_pushed_with_it() {
         "from(bucket: \"b\") |> filter(fn: (r) => r.host == \"b\") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:01:00Z)",
     );
     assert_eq!(floats(&r[0].tables[0], "_value"), vec![100.0, 101.0, 102.0]);
-    let e = run_err("from(bucket: \"b\") |> filter(fn: (r) => r._value > 1.0) |> range(start: -1h)");
+    let e =
+        run_err("from(bucket: \"b\") |> filter(fn: (r) => r._value > 1.0) |> range(start: -1h)");
     assert!(e.to_string().contains("unbounded"), "{e}");
 }
