@@ -500,6 +500,22 @@ async fn bucket_errors_and_crud() {
     srv.call("GET", "/api/v2/buckets?org=nope", t, None)
         .await
         .error(404, "not found");
+    srv.call("GET", "/api/v2/buckets?id=0000000000000abc", t, None)
+        .await
+        .error(404, "not found");
+    srv.call(
+        "GET",
+        &format!("/api/v2/buckets?orgID={}&name=nope", s.org_id),
+        t,
+        None,
+    )
+    .await
+    .error(404, "not found")
+    .message(r#"bucket "nope" not found"#);
+    // Without an org, an unknown name is an empty list (as the Python client relies on).
+    let r = srv.call("GET", "/api/v2/buckets?name=nope", t, None).await;
+    r.status(200);
+    assert_eq!(r.json()["buckets"], json!([]));
 
     // Update: rename, describe, change retention.
     let r = srv

@@ -60,13 +60,18 @@ pub async fn list(
         filter.org_id = Some(o.id);
     }
     let name_and_org = filter.name.clone().filter(|_| filter.org_id.is_some());
+    let by_id = filter.id.is_some();
     let all = app
         .meta(move |m| m.list_buckets(&filter, &FindOptions::default()))
         .await?;
-    if all.is_empty()
-        && let Some(n) = name_and_org
-    {
-        return Err(ApiError::not_found(format!("bucket \"{n}\" not found")));
+    // As InfluxDB: an `id` filter, or `name` with an org, looks one bucket up and 404s.
+    if all.is_empty() {
+        if by_id {
+            return Err(ApiError::not_found("bucket not found"));
+        }
+        if let Some(n) = name_and_org {
+            return Err(ApiError::not_found(format!("bucket \"{n}\" not found")));
+        }
     }
     let visible: Vec<Bucket> = all
         .into_iter()
