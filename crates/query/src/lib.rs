@@ -9,6 +9,7 @@ pub mod csv;
 pub mod exec;
 pub mod flux;
 pub mod functions;
+pub mod pretty;
 pub mod source;
 pub mod table;
 pub mod time;
