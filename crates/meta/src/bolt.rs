@@ -26,9 +26,10 @@
 //! Go's `Tx.Check()` finds no error in files it writes (new stores, and InfluxDB's file after
 //! our commits), Go commits into those files, and this module reads the result. InfluxDB's metadata is small (kilobytes to a
 //! few megabytes), so this module keeps the whole tree in memory, validates every page while
-//! loading, and on commit writes a complete new tree into pages that the current version does
-//! not use (copy-on-write), fsyncs them, then writes and fsyncs the meta page: a crash at any
-//! point leaves either the old or the new version, exactly as bbolt's own commit.
+//! loading, and on commit writes the root and every changed top-level bucket anew into pages that
+//! the current version does not use (copy-on-write; unchanged top-level buckets keep their
+//! pages), fsyncs them, then writes and fsyncs the meta page: a crash at any point leaves either
+//! the old or the new version, exactly as bbolt's own commit.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,7 +69,20 @@ pub(crate) struct Loaded {
     pub hwm: u64,
     /// Pages in use by the current version (meta pages included).
     pub used: BTreeSet<u64>,
+    /// Where each top-level bucket of the current version lives.
+    pub tops: Tops,
 }
+
+/// The stored form of one top-level bucket: its value in the root (header, or inline page) and
+/// the pages of its subtree. Unchanged buckets are carried over to the next commit as is.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TopPages {
+    pub value: Vec<u8>,
+    pub pages: Vec<u64>,
+}
+
+/// Top-level bucket name → its stored form.
+pub(crate) type Tops = BTreeMap<Vec<u8>, TopPages>;
 
 fn u16_at(b: &[u8], off: usize) -> Result<u16> {
     b.get(off..off + 2)
@@ -192,6 +206,8 @@ pub(crate) fn read(data: &[u8]) -> Result<Loaded> {
         page_size,
         hwm: meta.hwm,
         used: BTreeSet::new(),
+        collect: None,
+        tops: Tops::new(),
     };
     r.used.insert(0);
     r.used.insert(1);
@@ -212,6 +228,7 @@ pub(crate) fn read(data: &[u8]) -> Result<Loaded> {
         root,
         hwm: meta.hwm,
         used: r.used,
+        tops: r.tops,
     })
 }
 
@@ -220,6 +237,9 @@ struct Reader<'a> {
     page_size: usize,
     hwm: u64,
     used: BTreeSet<u64>,
+    /// Pages of the top-level bucket being read.
+    collect: Option<Vec<u64>>,
+    tops: Tops,
 }
 
 impl<'a> Reader<'a> {
@@ -246,6 +266,9 @@ impl<'a> Reader<'a> {
             if !self.used.insert(p) {
                 return Err(Error::corrupt(format!("bolt: page {p} referenced twice")));
             }
+            if let Some(c) = &mut self.collect {
+                c.push(p);
+            }
         }
         let end = off + (overflow as usize + 1) * self.page_size;
         self.data
@@ -253,8 +276,19 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| Error::corrupt("bolt: page beyond file end"))
     }
 
-    /// Walks the B+tree rooted at page `id`, adding its leaf entries to `into`.
+    /// Walks the root bucket's B+tree at page `id`.
     fn walk(&mut self, id: u64, into: &mut Bucket, depth: usize) -> Result<()> {
+        self.walk_in(id, into, depth, true)
+    }
+
+    /// Walks the B+tree rooted at page `id`, adding its leaf entries to `into`.
+    fn walk_in(
+        &mut self,
+        id: u64,
+        into: &mut Bucket,
+        depth: usize,
+        into_is_root: bool,
+    ) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(Error::corrupt("bolt: tree too deep"));
         }
@@ -262,12 +296,12 @@ impl<'a> Reader<'a> {
         let flags = u16_at(p, 8)?;
         let count = u16_at(p, 10)? as usize;
         match flags {
-            FLAG_LEAF => self.leaf(p, into, depth),
+            FLAG_LEAF => self.leaf(p, into, depth, into_is_root),
             FLAG_BRANCH => {
                 for i in 0..count {
                     let e = PAGE_HEADER + i * ELEM;
                     let child = u64_at(p, e + 8)?;
-                    self.walk(child, into, depth + 1)?;
+                    self.walk_in(child, into, depth + 1, into_is_root)?;
                 }
                 Ok(())
             }
@@ -278,7 +312,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Decodes the elements of a leaf page (or an inline bucket's fake page).
-    fn leaf(&mut self, p: &'a [u8], into: &mut Bucket, depth: usize) -> Result<()> {
+    fn leaf(
+        &mut self,
+        p: &'a [u8],
+        into: &mut Bucket,
+        depth: usize,
+        into_is_root: bool,
+    ) -> Result<()> {
         let count = u16_at(p, 10)? as usize;
         for i in 0..count {
             let e = PAGE_HEADER + i * ELEM;
@@ -305,15 +345,32 @@ impl<'a> Reader<'a> {
                     seq: u64_at(val, 8)?,
                     entries: BTreeMap::new(),
                 };
-                if root == 0 {
+                // Entries of the root bucket are the top-level buckets: record their pages.
+                let top = self.collect.is_none() && into_is_root;
+                if top {
+                    self.collect = Some(Vec::new());
+                }
+                let res = if root == 0 {
                     let inline = &val[16..];
                     if inline.len() < PAGE_HEADER || u16_at(inline, 8)? != FLAG_LEAF {
-                        return Err(Error::corrupt("bolt: bad inline bucket"));
+                        Err(Error::corrupt("bolt: bad inline bucket"))
+                    } else {
+                        self.leaf(inline, &mut b, depth + 1, false)
                     }
-                    self.leaf(inline, &mut b, depth + 1)?;
                 } else {
-                    self.walk(root, &mut b, depth + 1)?;
+                    self.walk_in(root, &mut b, depth + 1, false)
+                };
+                if top {
+                    let pages = self.collect.take().unwrap_or_default();
+                    self.tops.insert(
+                        key.to_vec(),
+                        TopPages {
+                            value: val.to_vec(),
+                            pages,
+                        },
+                    );
                 }
+                res?;
                 Entry::Bucket(b)
             } else {
                 Entry::Value(val.to_vec())
@@ -383,6 +440,8 @@ pub(crate) struct Built {
     pub hwm: u64,
     /// Pages used by this version (meta pages included).
     pub used: BTreeSet<u64>,
+    /// Where each top-level bucket of this version lives.
+    pub tops: Tops,
 }
 
 impl Built {
@@ -435,6 +494,8 @@ struct Builder<'a> {
     page_size: usize,
     pages: Vec<(u64, Vec<u8>)>,
     used: BTreeSet<u64>,
+    /// Pages placed for the top-level bucket being built.
+    collect: Option<Vec<u64>>,
 }
 
 impl Builder<'_> {
@@ -443,6 +504,9 @@ impl Builder<'_> {
         page[0..8].copy_from_slice(&id.to_le_bytes());
         for p in id..=id + u64::from(overflow) {
             self.used.insert(p);
+            if let Some(c) = &mut self.collect {
+                c.push(p);
+            }
         }
         self.pages.push((id, page));
         id
@@ -556,14 +620,58 @@ impl Builder<'_> {
 /// Lays out a complete new version of `root` into pages handed out by `alloc`, plus its
 /// freelist page (listing every page below the new high-water mark this version does not use).
 pub(crate) fn build(root: &Bucket, page_size: usize, alloc: &mut Alloc) -> Result<Built> {
+    build_from(root, None, page_size, alloc)
+}
+
+/// Like [`build`], but top-level buckets equal to those of `prev` (the current version, stored as
+/// `prev_tops`) keep their pages: only changed buckets and the root are written.
+pub(crate) fn build_from(
+    root: &Bucket,
+    prev: Option<(&Bucket, &Tops)>,
+    page_size: usize,
+    alloc: &mut Alloc,
+) -> Result<Built> {
     let mut b = Builder {
         alloc,
         page_size,
         pages: Vec::new(),
         used: BTreeSet::new(),
+        collect: None,
     };
-    let v = b.bucket_value(root, false)?;
-    let root_pgid = u64_at(&v, 0)?;
+    let mut tops = Tops::new();
+    let mut items: Vec<(u32, &[u8], Vec<u8>)> = Vec::with_capacity(root.entries.len());
+    for (k, e) in &root.entries {
+        if k.is_empty() {
+            return Err(Error::Invalid("bolt: empty key".into()));
+        }
+        match e {
+            Entry::Value(v) => items.push((0, k.as_slice(), v.clone())),
+            Entry::Bucket(sb) => {
+                let reuse = prev.and_then(|(pr, pt)| {
+                    let same = pr.entries.get(k).map(|pe| pe == e).unwrap_or(false);
+                    if same { pt.get(k) } else { None }
+                });
+                let top = match reuse {
+                    Some(t) => {
+                        b.used.extend(t.pages.iter().copied());
+                        t.clone()
+                    }
+                    None => {
+                        b.collect = Some(Vec::new());
+                        let value = b.bucket_value(sb, true);
+                        let pages = b.collect.take().unwrap_or_default();
+                        TopPages {
+                            value: value?,
+                            pages,
+                        }
+                    }
+                };
+                items.push((BUCKET_LEAF_FLAG, k.as_slice(), top.value.clone()));
+                tops.insert(k.clone(), top);
+            }
+        }
+    }
+    let root_pgid = b.tree(&items)?;
     b.used.insert(0);
     b.used.insert(1);
     // Freelist: its size depends on the number of free pages; allocate for the current count
@@ -602,6 +710,7 @@ pub(crate) fn build(root: &Bucket, page_size: usize, alloc: &mut Alloc) -> Resul
         freelist: fl,
         hwm,
         used: b.used,
+        tops,
     })
 }
 
@@ -732,6 +841,59 @@ mod tests {
         // Space is reused: the file stays a small multiple of one copy instead of growing by a
         // copy per commit.
         assert!(file.len() <= 4 * first, "{} vs {}", file.len(), first);
+    }
+
+    #[test]
+    fn incremental_commits_keep_unchanged_buckets_in_place() {
+        let ps = 4096;
+        let mut root = sample();
+        let mut file = image(&root, ps, 1).unwrap();
+        for round in 0..8u64 {
+            let l = read(&file).unwrap();
+            assert_eq!(l.root, root, "round {round}");
+            let (free, hwm) = freelist_of(&file, ps);
+            let expect: BTreeSet<u64> = (2..hwm).filter(|p| !l.used.contains(p)).collect();
+            assert_eq!(free, expect, "round {round}");
+            let prev = root.clone();
+            // Change only the small bucket (and sometimes the big one).
+            if let Some(Entry::Bucket(b)) = root.entries.get_mut(&b"small"[..]) {
+                b.entries
+                    .insert(format!("r{round}").into_bytes(), Entry::Value(vec![1; 10]));
+            }
+            if round % 3 == 2
+                && let Some(Entry::Bucket(b)) = root.entries.get_mut(&b"big"[..])
+            {
+                b.entries.pop_first();
+            }
+            let mut alloc = Alloc::new(&l.used, l.hwm);
+            let built = build_from(&root, Some((&prev, &l.tops)), ps, &mut alloc).unwrap();
+            let written: BTreeSet<u64> = built.pages.iter().map(|(id, _)| *id).collect();
+            for id in &written {
+                assert!(!l.used.contains(id), "commit overwrote a live page");
+            }
+            let big_same = round % 3 != 2;
+            assert_eq!(
+                built.tops[&b"big"[..]].value == l.tops[&b"big"[..]].value,
+                big_same,
+                "round {round}"
+            );
+            if big_same {
+                // Only the root, the changed small bucket (inline) and the freelist are written.
+                assert!(written.len() <= 3, "round {round}: wrote {written:?}");
+            }
+            file.resize((built.hwm as usize * ps).max(file.len()), 0);
+            for (id, p) in &built.pages {
+                let off = *id as usize * ps;
+                file[off..off + p.len()].copy_from_slice(p);
+            }
+            let txid = l.txid + 1;
+            let slot = (txid % 2) as usize;
+            file[slot * ps..(slot + 1) * ps].copy_from_slice(&built.meta_page(
+                slot as u64,
+                txid,
+                ps,
+            ));
+        }
     }
 
     #[test]

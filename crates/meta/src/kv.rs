@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::bolt::{self, Alloc, Bucket, Entry};
+use crate::bolt::{self, Alloc, Bucket, Entry, Tops};
 use crate::error::{Error, Result};
 
 /// Page size of new files (bbolt uses the OS page size; 4096 on x86-64 Linux).
@@ -21,6 +21,7 @@ pub(crate) struct KvFile {
     txid: u64,
     hwm: u64,
     used: BTreeSet<u64>,
+    tops: Tops,
 }
 
 impl KvFile {
@@ -37,6 +38,7 @@ impl KvFile {
                 txid: l.txid,
                 hwm: l.hwm,
                 used: l.used,
+                tops: l.tops,
             },
             l.root,
         ))
@@ -66,11 +68,18 @@ impl KvFile {
         Ok(kv)
     }
 
-    /// Commits `root` as the next version: new pages go only where the current version has
-    /// none; they are fsynced before the meta page that points to them is written and fsynced.
-    pub fn commit(&mut self, root: &Bucket) -> Result<()> {
+    /// Commits `root` as the next version on top of `current` (the version last committed or
+    /// opened): top-level buckets equal in both keep their pages; all other pages go only where
+    /// the current version has none, and are fsynced before the meta page that points to them is
+    /// written and fsynced.
+    pub fn commit(&mut self, current: &Bucket, root: &Bucket) -> Result<()> {
         let mut alloc = Alloc::new(&self.used, self.hwm);
-        let built = bolt::build(root, self.page_size, &mut alloc)?;
+        let built = bolt::build_from(
+            root,
+            Some((current, &self.tops)),
+            self.page_size,
+            &mut alloc,
+        )?;
         let txid = self.txid + 1;
         let len = built.hwm * self.page_size as u64;
         if self.file.metadata()?.len() < len {
@@ -88,6 +97,7 @@ impl KvFile {
         self.txid = txid;
         self.hwm = built.hwm;
         self.used = built.used;
+        self.tops = built.tops;
         Ok(())
     }
 

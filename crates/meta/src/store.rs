@@ -359,8 +359,9 @@ impl MetaStore {
         let sqlite_path = sqlite_path.as_ref().to_path_buf();
         let (kv, root) = if bolt_path.exists() {
             let (mut kv, mut root) = KvFile::open(&bolt_path)?;
+            let opened = root.clone();
             if check_migrations(&mut root)? {
-                kv.commit(&root)?;
+                kv.commit(&opened, &root)?;
             }
             (kv, root)
         } else {
@@ -404,7 +405,7 @@ impl MetaStore {
         let cur = self.view();
         let mut next = cur.tree.clone();
         let out = f(&mut next)?;
-        kv.commit(&next)?;
+        kv.commit(&cur.tree, &next)?;
         *self
             .inner
             .snapshot
