@@ -1519,13 +1519,13 @@ fn pivot(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
             .collect::<R<_>>()?;
         let id = key.identity();
         let ai = *by_key.entry(id).or_insert_with(|| {
-            let mut row_schema: Vec<(String, DataType)> =
-                key.columns.iter().map(|k| (k.name.clone(), k.ty)).collect();
-            for c in &rk {
-                if !row_schema.iter().any(|(n, _)| *n == c.name) {
-                    row_schema.push((c.name.clone(), c.ty));
-                }
-            }
+            // Kept key columns and row-key columns, in the input table's column order.
+            let row_schema: Vec<(String, DataType)> = t
+                .columns
+                .iter()
+                .filter(|c| key.contains(&c.name) || row_key.contains(&c.name))
+                .map(|c| (c.name.clone(), c.ty))
+                .collect();
             accs.push(Acc {
                 key: key.clone(),
                 row_schema,

@@ -444,7 +444,7 @@ fn pivot_fields_into_columns() {
     let t = &r[0].tables[0];
     assert_eq!(
         names(t),
-        ["_start", "_stop", "_measurement", "host", "_time", "usage"]
+        ["_start", "_stop", "_time", "_measurement", "host", "usage"]
     );
     assert_eq!(t.nrows(), 30);
     let r = run(&format!(
