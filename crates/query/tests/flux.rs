@@ -728,3 +728,15 @@ fn filter_before_range_is_pushed_with_it() {
         run_err("from(bucket: \"b\") |> filter(fn: (r) => r._value > 1.0) |> range(start: -1h)");
     assert!(e.to_string().contains("unbounded"), "{e}");
 }
+
+fn assert_send_sync<T: Send + Sync>() {}
+
+#[test]
+fn results_and_errors_cross_threads() {
+    assert_send_sync::<Vec<ResultSet>>();
+    assert_send_sync::<QueryError>();
+    assert_send_sync::<MemSource>();
+    let handle = std::thread::spawn(|| run(&format!("{HEAD} |> count()")));
+    let r = handle.join().expect("thread");
+    assert_eq!(r[0].tables.len(), 5);
+}

@@ -371,3 +371,44 @@ fn array_from_builds_a_table() {
         vec![Value::Int(3)]
     );
 }
+
+#[test]
+fn calendar_month_windows() {
+    let script = "import \"array\"\n\
+        array.from(rows: [\n\
+          {_time: 2021-01-15T00:00:00Z, _value: 1.0},\n\
+          {_time: 2021-01-31T23:00:00Z, _value: 3.0},\n\
+          {_time: 2021-02-01T00:00:00Z, _value: 10.0},\n\
+          {_time: 2021-03-31T12:00:00Z, _value: 20.0},\n\
+        ])\n\
+          |> range(start: 2021-01-10T00:00:00Z, stop: 2021-04-01T00:00:00Z)\n\
+          |> aggregateWindow(every: 1mo, fn: sum)";
+    let res = execute(script, &MemSource::default(), &Options::default()).unwrap();
+    let t = &res[0].tables[0];
+    assert_eq!(
+        t.column("_value").unwrap().values,
+        vec![Value::Float(4.0), Value::Float(10.0), Value::Float(20.0)]
+    );
+    let stops: Vec<Value> = [
+        "2021-02-01T00:00:00Z",
+        "2021-03-01T00:00:00Z",
+        "2021-04-01T00:00:00Z",
+    ]
+    .iter()
+    .map(|s| Value::Time(query::time::parse_rfc3339(s).unwrap()))
+    .collect();
+    assert_eq!(t.column("_time").unwrap().values, stops);
+    // Weeks start on Thursday (the epoch's weekday): 2021-01-14 was a Thursday.
+    let script = "import \"array\"\n\
+        array.from(rows: [{_time: 2021-01-13T23:00:00Z, _value: 1}, {_time: 2021-01-14T00:00:00Z, _value: 1}])\n\
+          |> range(start: 2021-01-01T00:00:00Z, stop: 2021-02-01T00:00:00Z)\n\
+          |> window(every: 1w) |> count()";
+    let res = execute(script, &MemSource::default(), &Options::default()).unwrap();
+    assert_eq!(res[0].tables.len(), 2);
+    assert_eq!(
+        res[0].tables[1].key.get("_start"),
+        Some(&Value::Time(
+            query::time::parse_rfc3339("2021-01-14T00:00:00Z").unwrap()
+        ))
+    );
+}
