@@ -352,11 +352,16 @@ impl MetaStore {
     /// the 20 `migrationsv1` entries and an empty `meta.db`; a new SQLite file gets the schema and
     /// its 8 `migrations` rows). An existing file (also one written by real InfluxDB) is opened
     /// as is, after checking its migration lists: unknown or extra migrations are refused with
-    /// [`Error::Corrupt`]. The KV file is locked exclusively while open (`WouldBlock` I/O error
-    /// if another process holds it).
+    /// [`Error::Corrupt`]. Missing parent directories are created. The KV file is locked
+    /// exclusively while open (`WouldBlock` I/O error if another process holds it).
     pub fn open(bolt_path: impl AsRef<Path>, sqlite_path: impl AsRef<Path>) -> Result<MetaStore> {
         let bolt_path = bolt_path.as_ref().to_path_buf();
         let sqlite_path = sqlite_path.as_ref().to_path_buf();
+        for p in [&bolt_path, &sqlite_path] {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
         let (kv, root) = if bolt_path.exists() {
             let (mut kv, mut root) = KvFile::open(&bolt_path)?;
             let opened = root.clone();

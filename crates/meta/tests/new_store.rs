@@ -363,6 +363,16 @@ fn kv_backup_is_a_bolt_file_that_reopens_and_bbolt_reads() {
 }
 
 #[test]
+fn open_creates_missing_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("a/b");
+    let s = MetaStore::open(d.join("influxd.bolt"), d.join("sql/influxd.sqlite")).unwrap();
+    assert!(s.setup_allowed().unwrap());
+    assert!(d.join("influxd.bolt").is_file());
+    assert!(d.join("sql/influxd.sqlite").is_file());
+}
+
+#[test]
 fn second_open_of_a_locked_store_fails() {
     let dir = tempfile::tempdir().unwrap();
     let (_s, _) = setup_store(dir.path());
