@@ -268,7 +268,7 @@ async fn authentication_schemes() {
     .await
     .error(401, "unauthorized");
 
-    // An inactive token stops working.
+    // Deactivating a token.
     let r = srv
         .call(
             "POST",
@@ -294,9 +294,23 @@ async fn authentication_schemes() {
     r.status(200);
     assert_eq!(r.json()["status"], "inactive");
     assert_eq!(r.json()["description"], "off");
-    srv.call("GET", "/api/v2/buckets", Some(&tok), None)
-        .await
-        .error(401, "unauthorized");
+    // As InfluxDB: an inactive token authenticates but holds nothing, so lists come back
+    // empty and every permission check fails.
+    let r = srv.call("GET", "/api/v2/buckets", Some(&tok), None).await;
+    r.status(200);
+    assert_eq!(r.json()["buckets"], json!([]));
+    srv.call(
+        "GET",
+        &format!("/api/v2/buckets/{}", s.bucket_id),
+        Some(&tok),
+        None,
+    )
+    .await
+    .error(401, "unauthorized")
+    .message(&format!(
+        "read:orgs/{}/buckets/{} is unauthorized",
+        s.org_id, s.bucket_id
+    ));
 }
 
 #[tokio::test]
@@ -1101,7 +1115,10 @@ async fn passwords_me_and_sessions() {
         .await;
     r.status(200);
     assert_eq!(r.json()["status"], "inactive");
-    me(carol_cookie).await.error(401, "unauthorized");
+    me(carol_cookie)
+        .await
+        .error(403, "forbidden")
+        .message("User is inactive");
     signin("carol", "carols-password")
         .await
         .error(401, "unauthorized");

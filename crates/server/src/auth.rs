@@ -22,6 +22,8 @@ use crate::error::ApiError;
 pub const SESSION_COOKIE: &str = "influxdb-oss-session";
 /// How long a session lives (InfluxDB's default `--session-length`, 60 minutes).
 pub const SESSION_LENGTH: Duration = Duration::from_secs(60 * 60);
+/// How far a session's expiry is pushed on each use (InfluxDB's `RenewSessionTime`).
+pub const SESSION_RENEW: Duration = Duration::from_secs(5 * 60);
 
 pub use meta::{Action, Permission, Resource, ResourceType};
 use meta::{Id, Status, UrmFilter, UserType};
@@ -186,10 +188,14 @@ impl Sessions {
         key
     }
 
-    /// The live session under `key`.
+    /// The live session under `key`, renewed (its expiry pushed to at least
+    /// [`SESSION_RENEW`] from now, as InfluxDB renews sessions on use).
     pub fn get(&self, key: &str) -> Option<Session> {
-        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(key).filter(|s| s.expires > Instant::now()).cloned()
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let s = map.get_mut(key).filter(|s| s.expires > now)?;
+        s.expires = s.expires.max(now + SESSION_RENEW);
+        Some(s.clone())
     }
 
     pub fn remove(&self, key: &str) -> bool {
@@ -230,53 +236,61 @@ fn presented(parts: &Parts) -> Option<Presented> {
 impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
 
+    /// As InfluxDB's authentication middleware: no credential, an unknown token or an unknown
+    /// session is 401 `unauthorized access`; a caller whose user is inactive (or gone) is 403
+    /// `User is inactive`. An inactive token authenticates but holds no permission, so every
+    /// check on it fails with `<permission> is unauthorized` (`Authorization.Allowed`).
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Auth, ApiError> {
-        match presented(parts) {
+        let found = match presented(parts) {
+            None => None,
+            Some(Presented::Token(token)) if token.is_empty() => None,
+            Some(Presented::Token(token)) => auth_for_token(app, token).await?,
+            Some(Presented::Session(key)) => match app.sessions.get(&key) {
+                None => None,
+                Some(s) => auth_for_session(app, key, s.user_id).await?,
+            },
+        };
+        match found {
             None => Err(ApiError::unauthorized_access()),
-            Some(Presented::Token(token)) => {
-                if token.is_empty() {
-                    return Err(ApiError::unauthorized_access());
-                }
-                auth_for_token(app, token)
-                    .await?
-                    .ok_or_else(ApiError::unauthorized_access)
-            }
-            Some(Presented::Session(key)) => {
-                let Some(s) = app.sessions.get(&key) else {
-                    return Err(ApiError::unauthorized_access());
-                };
-                auth_for_session(app, key, s.user_id)
-                    .await?
-                    .ok_or_else(ApiError::unauthorized_access)
-            }
+            Some((_, false)) => Err(ApiError::forbidden("User is inactive")),
+            Some((auth, true)) => Ok(auth),
         }
     }
 }
 
-/// Looks a token up: active, and its user (if any) active.
-async fn auth_for_token(app: &App, token: String) -> Result<Option<Auth>, ApiError> {
+/// Whether the user exists and is active.
+fn user_active(m: &meta::MetaStore, id: Id) -> meta::Result<bool> {
+    match m.get_user(id) {
+        Ok(u) => Ok(u.status == Status::Active),
+        Err(meta::Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Looks a token up; the flag says whether its user (if any) is active.
+async fn auth_for_token(app: &App, token: String) -> Result<Option<(Auth, bool)>, ApiError> {
     app.meta(move |m| {
         let a = match m.find_authorization_by_token(&token) {
             Ok(a) => a,
             Err(meta::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        if a.status != Status::Active {
-            return Ok(None);
-        }
-        if let Some(u) = a.user_id {
-            match m.get_user(u) {
-                Ok(user) if user.status == Status::Active => {}
-                Ok(_) | Err(meta::Error::NotFound { .. }) => return Ok(None),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Some(Auth {
+        let active_user = match a.user_id {
+            Some(u) => user_active(m, u)?,
+            None => true,
+        };
+        let perms = if a.status == Status::Active {
+            a.permissions
+        } else {
+            Vec::new()
+        };
+        let auth = Auth {
             credential: Credential::Token { auth_id: a.id },
             user_id: a.user_id,
             org_id: Some(a.org_id),
-            perms: a.permissions,
-        }))
+            perms,
+        };
+        Ok(Some((auth, active_user)))
     })
     .await
 }
@@ -308,21 +322,30 @@ pub fn user_permissions(m: &meta::MetaStore, user_id: Id) -> meta::Result<Vec<Pe
     Ok(perms)
 }
 
-/// A session's caller: its user, active, with [`user_permissions`].
-async fn auth_for_session(app: &App, key: String, user_id: Id) -> Result<Option<Auth>, ApiError> {
+/// A session's caller, with [`user_permissions`]; the flag says whether its user is active.
+async fn auth_for_session(
+    app: &App,
+    key: String,
+    user_id: Id,
+) -> Result<Option<(Auth, bool)>, ApiError> {
     app.meta(move |m| {
-        match m.get_user(user_id) {
-            Ok(u) if u.status == Status::Active => {}
-            Ok(_) | Err(meta::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e),
+        if !user_active(m, user_id)? {
+            let auth = Auth {
+                credential: Credential::Session { key },
+                user_id: Some(user_id),
+                org_id: None,
+                perms: Vec::new(),
+            };
+            return Ok(Some((auth, false)));
         }
         let perms = user_permissions(m, user_id)?;
-        Ok(Some(Auth {
+        let auth = Auth {
             credential: Credential::Session { key },
             user_id: Some(user_id),
             org_id: None,
             perms,
-        }))
+        };
+        Ok(Some((auth, true)))
     })
     .await
 }
