@@ -303,8 +303,117 @@ fn record_migration(t: &mut Tree, i: usize, name: &str) {
     t.put(schema::MIGRATIONS, id, to_go_json(&m));
 }
 
-/// Checks `migrationsv1` against the known list; records missing v2.7 entries (after making sure
-/// every bucket exists). Fails on unknown or extra migrations, as InfluxDB does.
+/// The data changes of InfluxDB's KV migration `n` (1-based) that matter to a store made by an
+/// older InfluxDB: dropping `sessionsv1` (6), filling in shard group durations (15, 18) and
+/// adding the newer resource types to operator and all-access tokens (16, 17, 19). The bucket
+/// creations of the others are covered by creating every bucket of [`schema::ALL_BUCKETS`].
+fn apply_data_migration(t: &mut Tree, n: usize) -> Result<()> {
+    use ResourceType::*;
+    match n {
+        6 => {
+            t.entries.remove(&b"sessionsv1"[..]);
+        }
+        15 | 18 => {
+            let data = tx_catalog(t)?;
+            let buckets: Vec<Bucket> = all_json(t, schema::BUCKETS)?;
+            for mut b in buckets {
+                if b.shard_group_duration_ns != 0 {
+                    continue;
+                }
+                let from_rp = data
+                    .database(&b.id.to_string())
+                    .and_then(|db| db.default_rp())
+                    .map(|rp| rp.shard_group_duration)
+                    .unwrap_or(0);
+                b.shard_group_duration_ns = if from_rp > 0 {
+                    from_rp
+                } else {
+                    default_shard_group_duration(b.retention_period_ns)
+                };
+                t.put(schema::BUCKETS, b.id.encode().to_vec(), to_go_json(&b));
+            }
+        }
+        16 => add_token_types(t, &[Annotations, Notebooks], true, false)?,
+        17 => add_token_types(t, &[Annotations, Notebooks], false, true)?,
+        19 => add_token_types(t, &[Remotes, Replications], true, true)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Adds read/write on `new` types to tokens holding every permission of the types that existed
+/// before them: operator tokens (unscoped) and/or all-access tokens (scoped to their org).
+fn add_token_types(t: &mut Tree, new: &[ResourceType], operator: bool, owner: bool) -> Result<()> {
+    use ResourceType::*;
+    let later = [Annotations, Notebooks, Remotes, Replications, Instance];
+    let old: Vec<ResourceType> = ResourceType::ALL
+        .iter()
+        .copied()
+        .filter(|r| !later.contains(r))
+        .collect();
+    let auths: Vec<Authorization> = all_json(t, schema::AUTHS)?;
+    for mut a in auths {
+        let has_all = |scope: &dyn Fn(ResourceType) -> Resource| {
+            old.iter().all(|&rt| {
+                [Action::Read, Action::Write].iter().all(|&action| {
+                    a.permissions.contains(&Permission {
+                        action,
+                        resource: scope(rt),
+                    })
+                })
+            })
+        };
+        let unscoped = |rt| Resource {
+            resource_type: rt,
+            id: None,
+            org_id: None,
+        };
+        let org = a.org_id;
+        let scoped = move |rt| {
+            if rt == Orgs {
+                Resource {
+                    resource_type: rt,
+                    id: Some(org),
+                    org_id: None,
+                }
+            } else {
+                Resource {
+                    resource_type: rt,
+                    id: None,
+                    org_id: Some(org),
+                }
+            }
+        };
+        let add: Option<&dyn Fn(ResourceType) -> Resource> = if operator && has_all(&unscoped) {
+            Some(&unscoped)
+        } else if owner && has_all(&scoped) {
+            Some(&scoped)
+        } else {
+            None
+        };
+        let Some(scope) = add else { continue };
+        let mut changed = false;
+        for &rt in new {
+            for action in [Action::Read, Action::Write] {
+                let p = Permission {
+                    action,
+                    resource: scope(rt),
+                };
+                if !a.permissions.contains(&p) {
+                    a.permissions.push(p);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            t.put(schema::AUTHS, a.id.encode().to_vec(), to_go_json(&a));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `migrationsv1` against the known list; applies and records missing v2.7 entries (after
+/// making sure every bucket exists). Fails on unknown or extra migrations, as InfluxDB does.
 fn check_migrations(t: &mut Tree) -> Result<bool> {
     let recorded: Vec<schema::Migration> = all_json(t, schema::MIGRATIONS)?;
     if recorded.len() > schema::MIGRATION_NAMES.len() {
@@ -330,6 +439,7 @@ fn check_migrations(t: &mut Tree) -> Result<bool> {
             t.bucket_mut(b);
         }
         for i in recorded.len()..schema::V27_MIGRATIONS {
+            apply_data_migration(t, i + 1)?;
             record_migration(t, i, schema::MIGRATION_NAMES[i]);
         }
         changed = true;

@@ -136,3 +136,60 @@ fn changes_to_the_real_file_are_read_by_bbolt() {
     let u = s.find_user_by_name("testuser").unwrap();
     s.verify_password(u.id, "a-new-password").unwrap();
 }
+
+#[test]
+fn missing_trailing_migrations_are_applied_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let bolt = common::copy_real_bolt(dir.path());
+    let sqlite = dir.path().join("influxd.sqlite");
+    let newer = [
+        ResourceType::Annotations,
+        ResourceType::Notebooks,
+        ResourceType::Remotes,
+        ResourceType::Replications,
+    ];
+    {
+        // Turn the file back into what InfluxDB 2.0 left: 14 migrations, operator token
+        // without the newer types, a bucket without shard group duration.
+        let s = MetaStore::open(&bolt, &sqlite).unwrap();
+        let keys: Vec<Vec<u8>> = (15..=21)
+            .map(|i| format!("{i:016x}").into_bytes())
+            .collect();
+        s.delete_raw_entries("migrationsv1", &keys).unwrap();
+        let mut op = s.find_authorization_by_token(OPERATOR_TOKEN).unwrap();
+        op.permissions
+            .retain(|p| !newer.contains(&p.resource.resource_type));
+        let mut tasks = s
+            .find_bucket_by_name(s.find_org_by_name("myorg").unwrap().id, "_tasks")
+            .unwrap();
+        tasks.shard_group_duration_ns = 0;
+        s.put_raw_entries(
+            "authorizationsv1",
+            &[(op.id.to_string().into_bytes(), schema::to_go_json(&op))],
+        )
+        .unwrap();
+        s.put_raw_entries(
+            "bucketsv1",
+            &[(
+                tasks.id.to_string().into_bytes(),
+                schema::to_go_json(&tasks),
+            )],
+        )
+        .unwrap();
+        assert_eq!(s.raw_entries("migrationsv1").len(), 14);
+    }
+    let s = MetaStore::open(&bolt, &sqlite).unwrap();
+    assert_eq!(s.raw_entries("migrationsv1").len(), 20);
+    let op = s.find_authorization_by_token(OPERATOR_TOKEN).unwrap();
+    for t in newer {
+        for a in [Action::Read, Action::Write] {
+            assert!(op.allows(&Permission::new(a, t)), "{t:?} {a:?}");
+        }
+    }
+    // The read-only token is neither operator nor all-access: untouched.
+    let ro = s.find_authorization_by_token(READ_TOKEN).unwrap();
+    assert_eq!(ro.permissions.len(), 1);
+    let org = s.find_org_by_name("myorg").unwrap();
+    let tasks = s.find_bucket_by_name(org.id, "_tasks").unwrap();
+    assert_eq!(tasks.shard_group_duration_ns, 86_400_000_000_000);
+}
