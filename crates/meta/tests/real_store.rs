@@ -177,6 +177,16 @@ fn missing_trailing_migrations_are_applied_on_open() {
         )
         .unwrap();
         assert_eq!(s.raw_entries("migrationsv1").len(), 14);
+        let org = s.find_org_by_name("myorg").unwrap();
+        let mut perms = Permission::owner_set(org.id);
+        perms.retain(|p| !newer.contains(&p.resource.resource_type));
+        s.create_authorization(AuthorizationCreate {
+            org_id: Some(org.id),
+            permissions: perms,
+            token: Some("all-access".into()),
+            ..Default::default()
+        })
+        .unwrap();
     }
     let s = MetaStore::open(&bolt, &sqlite).unwrap();
     assert_eq!(s.raw_entries("migrationsv1").len(), 20);
@@ -186,6 +196,12 @@ fn missing_trailing_migrations_are_applied_on_open() {
             assert!(op.allows(&Permission::new(a, t)), "{t:?} {a:?}");
         }
     }
+    let all = s.find_authorization_by_token("all-access").unwrap();
+    let got: std::collections::HashSet<Permission> = all.permissions.iter().cloned().collect();
+    let want: std::collections::HashSet<Permission> =
+        Permission::owner_set(all.org_id).into_iter().collect();
+    assert_eq!(got, want);
+    assert_eq!(all.permissions.len(), want.len());
     // The read-only token is neither operator nor all-access: untouched.
     let ro = s.find_authorization_by_token(READ_TOKEN).unwrap();
     assert_eq!(ro.permissions.len(), 1);
