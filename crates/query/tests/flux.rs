@@ -740,3 +740,25 @@ fn results_and_errors_cross_threads() {
     let r = handle.join().expect("thread");
     assert_eq!(r[0].tables.len(), 5);
 }
+
+#[test]
+fn extern_options_drive_the_query() {
+    let ext = serde_json::json!({"type": "File", "body": [{"type": "OptionStatement", "assignment": {
+    "type": "VariableAssignment", "id": {"type": "Identifier", "name": "v"},
+    "init": {"type": "ObjectExpression", "properties": [
+        {"type": "Property", "key": {"type": "Identifier", "name": "bucket"}, "value": {"type": "StringLiteral", "value": "b"}},
+        {"type": "Property", "key": {"type": "Identifier", "name": "timeRangeStart"},
+         "value": {"type": "UnaryExpression", "operator": "-", "argument": {"type": "DurationLiteral", "values": [{"magnitude": 1, "unit": "h"}]}}},
+        {"type": "Property", "key": {"type": "Identifier", "name": "windowPeriod"},
+         "value": {"type": "DurationLiteral", "values": [{"magnitude": 2, "unit": "m"}]}}
+    ]}}}]});
+    let prelude = query::flux::extern_ast::to_source(&ext).unwrap();
+    let q = format!(
+        "{prelude}from(bucket: v.bucket) |> range(start: v.timeRangeStart) |> filter(fn: (r) => r.host == \"b\") |> aggregateWindow(every: v.windowPeriod, fn: count, createEmpty: false)"
+    );
+    let r = run(&q);
+    assert_eq!(
+        col(&r[0].tables[0], "_value"),
+        vec![Value::Int(6), Value::Int(6), Value::Int(3)]
+    );
+}
