@@ -85,19 +85,16 @@ impl FromStr for Time {
             .parse()
             .map_err(|e| Error::Invalid(format!("invalid time {s:?}: {e}")))?;
         let b = s.as_bytes();
-        let offset_secs = if s.ends_with('Z') || s.ends_with('z') || b.len() < 6 {
-            0
-        } else {
-            let t = &s[s.len() - 6..];
-            let tb = t.as_bytes();
-            if (tb[0] == b'+' || tb[0] == b'-') && tb[3] == b':' {
-                let h: i32 = t[1..3].parse().unwrap_or(0);
-                let m: i32 = t[4..6].parse().unwrap_or(0);
-                let v = h * 3600 + m * 60;
-                if tb[0] == b'-' { -v } else { v }
-            } else {
-                0
+        let tail = b.len().checked_sub(6).and_then(|i| b.get(i..));
+        let offset_secs = match tail {
+            Some(&[sign @ (b'+' | b'-'), h1, h2, b':', m1, m2])
+                if [h1, h2, m1, m2].iter().all(u8::is_ascii_digit) =>
+            {
+                let d = |c: u8| i32::from(c - b'0');
+                let v = (d(h1) * 10 + d(h2)) * 3600 + (d(m1) * 10 + d(m2)) * 60;
+                if sign == b'-' { -v } else { v }
             }
+            _ => 0,
         };
         Ok(Time { ts, offset_secs })
     }
