@@ -28,6 +28,9 @@ pub struct Options {
     pub now: i64,
     /// Extra variables bound before the script runs (e.g. `v` with `timeRangeStart`).
     pub vars: Vec<(String, Value)>,
+    /// Flux run before the script in the same scope, e.g. a request's `extern` rendered by
+    /// [`crate::flux::extern_ast::to_source`]; kept apart so error positions stay the script's.
+    pub prelude: String,
     /// Upper bound on the estimated bytes of the tables a query holds at once.
     pub memory_limit: Option<usize>,
     /// The query fails with [`QueryError::Timeout`] once this instant has passed.
@@ -57,6 +60,10 @@ pub fn execute(
     let mut env = Env::default();
     for (k, v) in &options.vars {
         env = env.bind(k, v.clone());
+    }
+    if !options.prelude.is_empty() {
+        let pre = flux::parse(&options.prelude)?;
+        env = it.run(&pre, env)?;
     }
     it.run(&ast, env)?;
     Ok(it.results)
@@ -417,7 +424,7 @@ fn invalid(span: Span, message: impl Into<String>) -> QueryError {
 }
 
 impl Interp<'_> {
-    fn run(&mut self, prog: &Program, mut env: Env) -> R<()> {
+    fn run(&mut self, prog: &Program, mut env: Env) -> R<Env> {
         for imp in &prog.imports {
             let pkg: &[&'static str] = match imp.path.as_str() {
                 "influxdata/influxdb/schema" | "influxdata/influxdb/v1" => SCHEMA,
@@ -491,7 +498,7 @@ impl Interp<'_> {
                 }
             }
         }
-        Ok(())
+        Ok(env)
     }
 
     fn add_result(&mut self, name: &str, s: &Stream, span: Span) -> R<()> {

@@ -753,10 +753,14 @@ fn extern_options_drive_the_query() {
          "value": {"type": "DurationLiteral", "values": [{"magnitude": 2, "unit": "m"}]}}
     ]}}}]});
     let prelude = query::flux::extern_ast::to_source(&ext).unwrap();
-    let q = format!(
-        "{prelude}from(bucket: v.bucket) |> range(start: v.timeRangeStart) |> filter(fn: (r) => r.host == \"b\") |> aggregateWindow(every: v.windowPeriod, fn: count, createEmpty: false)"
-    );
-    let r = run(&q);
+    let q = "from(bucket: v.bucket) |> range(start: v.timeRangeStart) |> filter(fn: (r) => r.host == \"b\") |> aggregateWindow(every: v.windowPeriod, fn: count, createEmpty: false)";
+    let o = Options {
+        prelude: prelude.clone(),
+        ..opts()
+    };
+    let r = execute(q, &source(), &o).unwrap();
+    let e = execute("x = 1\ny = nope", &source(), &o).unwrap_err();
+    assert!(e.to_string().starts_with("error @2:5-2:9"), "{e}");
     assert_eq!(
         col(&r[0].tables[0], "_value"),
         vec![Value::Int(6), Value::Int(6), Value::Int(3)]
