@@ -7,6 +7,30 @@
 //! InfluxDB) is used as is. Records are the types of [`model`], serialized exactly as InfluxDB
 //! stores them; errors are [`Error`], whose variants map one-to-one onto InfluxDB's error codes.
 //!
+//! ```
+//! use meta::{MetaStore, SetupRequest, Permission, Action, ResourceType};
+//! # fn main() -> meta::Result<()> {
+//! # let dir = tempfile::tempdir()?;
+//! let store = MetaStore::open(dir.path().join("influxd.bolt"), dir.path().join("influxd.sqlite"))?;
+//! assert!(store.setup_allowed()?);
+//! let done = store.setup(SetupRequest {
+//!     username: "admin".into(),
+//!     password: Some("changeme!".into()),
+//!     org: "acme".into(),
+//!     bucket: "metrics".into(),
+//!     retention_period_ns: 0,
+//!     token: None,
+//! })?;
+//! // A request carrying the operator token may write buckets.
+//! let auth = store.find_authorization_by_token(&done.auth.token)?;
+//! assert!(auth.allows(&Permission::new(Action::Write, ResourceType::Buckets)));
+//! // Storage maps a point of the bucket to its shard.
+//! let group = store.shard_group_for(done.bucket.id, 1_700_000_000_000_000_000)?;
+//! assert_eq!(group.shards.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Layout of the crate:
 //! * [`model`]: records, filters, paging, request/update structs;
 //! * `store`: [`MetaStore`], the services and their InfluxDB rules;
