@@ -29,9 +29,7 @@ fn allowed(auth: &Auth, a: &Authorization, action: Action) -> Result<(), ApiErro
         a.org_id,
         a.id,
     ))?;
-    if let Some(u) = a.user_id
-        && auth.user_id != Some(u)
-    {
+    if let Some(u) = a.user_id {
         auth.require(&Perm::resource(action, ResourceType::Users, u))?;
     }
     Ok(())
@@ -172,9 +170,7 @@ pub async fn create(
         ResourceType::Authorizations,
         org_id,
     ))?;
-    if let Some(u) = user_id
-        && auth.user_id != Some(u)
-    {
+    if let Some(u) = user_id {
         auth.require(&Perm::resource(Action::Write, ResourceType::Users, u))?;
     }
     for p in &perms {

@@ -1,8 +1,9 @@
 //! `/api/v2/users` (list, create, get, update, delete), `/api/v2/users/{id}/password`,
 //! `/api/v2/me` and `/api/v2/me/password`.
 //!
-//! Users belong to no org: reading one needs `read:users/<id>`, creating one instance-wide
-//! `write:users`. Every caller may read and write itself.
+//! Users belong to no org: reading one needs `read:users/<id>`, changing it
+//! `write:users/<id>`, creating one instance-wide `write:users`. As in InfluxDB this holds for
+//! `/me` too: a session carries read and write on its own user, a token only what it lists.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::App;
-use crate::auth::{Auth, Perm, me_perms};
+use crate::auth::{Auth, Perm};
 use crate::error::ApiError;
 use crate::routes::paging::{IdPath, Params, page};
 use crate::routes::{JsonBody, views};
@@ -23,14 +24,6 @@ fn read_perm(id: Id) -> meta::Permission {
 
 fn write_perm(id: Id) -> meta::Permission {
     Perm::resource(Action::Write, ResourceType::Users, id)
-}
-
-/// Whether the caller may act on user `id` (its own permissions, or being that user).
-fn may(auth: &Auth, want: meta::Permission, id: Id) -> Result<(), ApiError> {
-    if auth.user_id == Some(id) && me_perms(id).contains(&want) {
-        return Ok(());
-    }
-    auth.require(&want)
 }
 
 pub async fn list(
@@ -48,7 +41,7 @@ pub async fn list(
         .await?;
     let visible: Vec<User> = all
         .into_iter()
-        .filter(|u| may(&auth, read_perm(u.id), u.id).is_ok())
+        .filter(|u| auth.allowed(&read_perm(u.id)))
         .collect();
     let users = page(visible, &opts, |u| u.id);
     Ok(Json(json!({
@@ -101,7 +94,7 @@ pub async fn get_one(
     auth: Auth,
     IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    may(&auth, read_perm(id), id)?;
+    auth.require(&read_perm(id))?;
     let u = app.meta(move |m| m.get_user(id)).await?;
     Ok(Json(views::user(&u)))
 }
@@ -118,7 +111,7 @@ pub async fn update(
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    may(&auth, write_perm(id), id)?;
+    auth.require(&write_perm(id))?;
     if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(ApiError::invalid("user name is empty"));
     }
@@ -134,7 +127,7 @@ pub async fn delete(
     auth: Auth,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    may(&auth, write_perm(id), id)?;
+    auth.require(&write_perm(id))?;
     app.meta(move |m| m.delete_user(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -161,7 +154,7 @@ pub async fn set_password(
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
-    may(&auth, write_perm(id), id)?;
+    auth.require(&write_perm(id))?;
     check_password(&body.password)?;
     app.meta(move |m| {
         m.get_user(id)?;
@@ -179,7 +172,7 @@ pub async fn put_password(
     headers: HeaderMap,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
-    may(&auth, write_perm(id), id)?;
+    auth.require(&write_perm(id))?;
     change_password(&app, id, &headers, body.password).await
 }
 
@@ -189,7 +182,7 @@ pub async fn permissions(
     auth: Auth,
     IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    may(&auth, read_perm(id), id)?;
+    auth.require(&read_perm(id))?;
     let perms = app
         .meta(move |m| {
             m.get_user(id)?;
@@ -204,6 +197,7 @@ pub async fn me(State(app): State<App>, auth: Auth) -> Result<Json<Value>, ApiEr
     let Some(id) = auth.user_id else {
         return Err(ApiError::unauthorized_access());
     };
+    auth.require(&read_perm(id))?;
     let u = app.meta(move |m| m.get_user(id)).await?;
     Ok(Json(views::user(&u)))
 }
