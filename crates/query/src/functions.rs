@@ -24,8 +24,73 @@ type R<T> = Result<T, QueryError>;
 
 const DAY: i64 = 86_400_000_000_000;
 
+/// The parameters each builtin accepts (besides the piped `tables`).
+fn params_of(name: &str) -> &'static [&'static str] {
+    match name {
+        "from" => &["bucket", "bucketID"],
+        "range" => &["start", "stop"],
+        "filter" => &["fn", "onEmpty"],
+        "map" => &["fn", "mergeKey"],
+        "keep" | "drop" | "rename" => &["columns", "fn"],
+        "group" => &["columns", "mode"],
+        "count" | "sum" | "mean" | "spread" | "min" | "max" | "first" | "last" | "distinct"
+        | "unique" => &["column"],
+        "stddev" => &["column", "mode"],
+        "median" => &["column", "method", "compression"],
+        "quantile" => &["column", "q", "method", "compression"],
+        "limit" | "tail" => &["n", "offset"],
+        "sort" => &["columns", "desc"],
+        "top" | "bottom" => &["n", "columns"],
+        "window" => &[
+            "every",
+            "period",
+            "offset",
+            "createEmpty",
+            "timeColumn",
+            "startColumn",
+            "stopColumn",
+        ],
+        "aggregateWindow" => &[
+            "every",
+            "period",
+            "offset",
+            "fn",
+            "column",
+            "timeSrc",
+            "timeDst",
+            "createEmpty",
+        ],
+        "pivot" => &["rowKey", "columnKey", "valueColumn"],
+        "fill" => &["column", "value", "usePrevious"],
+        "duplicate" => &["column", "as"],
+        "set" => &["key", "value"],
+        "yield" => &["name"],
+        "string" | "int" | "uint" | "float" | "bool" | "time" => &["v"],
+        "length" => &["arr"],
+        "csv.from" => &["csv"],
+        "array.from" => &["rows"],
+        n if n.starts_with("schema.") => {
+            &["bucket", "tag", "predicate", "start", "stop", "measurement"]
+        }
+        _ => &[],
+    }
+}
+
 /// Dispatches a call of a builtin.
 pub fn call_builtin(it: &mut Interp<'_>, a: Args) -> R<Value> {
+    let allowed = params_of(a.name);
+    for (k, _) in &a.named {
+        if k != "tables" && !allowed.contains(&k.as_str()) {
+            return Err(a.err(format!("unsupported argument {k}")));
+        }
+    }
+    if a.name == "window" {
+        for (k, d) in [("startColumn", "_start"), ("stopColumn", "_stop")] {
+            if a.string_or(k, d)? != d {
+                return Err(a.err(format!("{k} other than {d:?} is not supported")));
+            }
+        }
+    }
     match a.name {
         "from" => from(&a),
         "range" => range(it, &a),
@@ -154,9 +219,6 @@ fn from(a: &Args) -> R<Value> {
         (Some(_), Some(_)) => return Err(a.err("specify only one of bucket and bucketID")),
         (None, None) => return Err(a.err("must specify one of bucket or bucketID")),
     };
-    if a.get("host").is_some() || a.get("token").is_some() || a.get("org").is_some() {
-        return Err(a.err("remote reads (host, org, token) are not supported"));
-    }
     Ok(with_pending(
         Pending {
             bucket,

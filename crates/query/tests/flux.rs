@@ -602,6 +602,19 @@ fn errors_are_typed_and_name_the_construct() {
     assert!(e.to_string().contains("float and int"), "{e}");
     let e = run_err(&format!("{HEAD} |> map(fn: (r) => ({{r with x: 1 / 0}}))"));
     assert!(e.to_string().contains("divide by zero"), "{e}");
+    let e = run_err(&format!(
+        "{HEAD} |> aggregateWindow(every: 1m, fn: mean, location: 1)"
+    ));
+    assert!(
+        e.to_string()
+            .contains("aggregateWindow: unsupported argument location"),
+        "{e}"
+    );
+    let e = run_err("from(bucket: \"b\", host: \"http://x\") |> range(start: -1h)");
+    assert!(
+        e.to_string().contains("from: unsupported argument host"),
+        "{e}"
+    );
     let e = run_err("import \"experimental\"\nx = 1");
     assert!(e.to_string().contains("experimental"), "{e}");
     let e = run_err(&format!(
