@@ -10,7 +10,6 @@
 //! durable [`Cache::commit_snapshot`] drops the snapshot and returns its bytes; if writing
 //! failed, the next `begin_snapshot` takes the old snapshot along.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -82,7 +81,7 @@ impl MemoryBudget {
 pub type Snapshot = Arc<Vec<(Vec<u8>, Values)>>;
 
 struct Inner {
-    store: HashMap<Vec<u8>, Values>,
+    store: foldhash::HashMap<Vec<u8>, Values>,
     store_bytes: u64,
     snapshot: Option<Snapshot>,
     snapshot_bytes: u64,
@@ -99,7 +98,7 @@ impl Cache {
     pub fn new(budget: Arc<MemoryBudget>) -> Self {
         Cache {
             inner: RwLock::new(Inner {
-                store: HashMap::new(),
+                store: foldhash::HashMap::default(),
                 store_bytes: 0,
                 snapshot: None,
                 snapshot_bytes: 0,
@@ -124,12 +123,12 @@ impl Cache {
         let mut g = self.inner.write();
         g.store_bytes += bytes;
         for (k, v) in batch {
-            match g.store.get_mut(&k) {
-                Some(e) => {
-                    e.extend(&v);
+            match g.store.entry(k) {
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    e.get_mut().extend(&v);
                 }
-                None => {
-                    g.store.insert(k, v);
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(v);
                 }
             }
         }
@@ -209,7 +208,7 @@ impl Cache {
         }
         let store = std::mem::take(&mut g.store);
         let bytes = std::mem::take(&mut g.store_bytes);
-        let mut map: HashMap<Vec<u8>, Values> = HashMap::new();
+        let mut map: foldhash::HashMap<Vec<u8>, Values> = foldhash::HashMap::default();
         if let Some(old) = g.snapshot.take() {
             map.extend(old.iter().cloned());
         }

@@ -8,7 +8,9 @@
 //! Measurements are keyed by their *escaped* form (the prefix of the series key), which makes
 //! the write path's lookups allocation-free; unescaped names are kept beside them for readers.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashSet};
 
 use crate::points::{FieldType, parse_series_key, split_tsm_key};
 

@@ -20,7 +20,7 @@
 //! cache), tombstone every file holding an affected key, evict the cache.
 //! Snapshot, compaction and delete are serialised by one maintenance lock.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -226,7 +226,8 @@ impl Shard {
     /// Writes points: field type conflicts are dropped (counted), the rest logged and cached.
     pub fn write_points(&self, points: &[&Point]) -> Result<ShardWrite, ShardError> {
         let mut out = ShardWrite::default();
-        let mut batch: HashMap<Vec<u8>, Values> = HashMap::new();
+        let mut batch: foldhash::HashMap<Vec<u8>, Values> = foldhash::HashMap::default();
+        let mut key = Vec::new();
         {
             let mut ix = self.index.write();
             'points: for p in points {
@@ -264,13 +265,16 @@ impl Shard {
                     ix.add_series(&p.series_key);
                 }
                 for (k, v) in &p.fields {
-                    let key = p.tsm_key(k);
-                    match batch.get_mut(&key) {
+                    key.clear();
+                    key.extend_from_slice(p.series_key.as_bytes());
+                    key.extend_from_slice(crate::points::FIELD_SEPARATOR);
+                    key.extend_from_slice(k.as_bytes());
+                    match batch.get_mut(key.as_slice()) {
                         Some(vals) => {
                             vals.push(p.time, v);
                         }
                         None => {
-                            batch.insert(key, Values::single(p.time, v));
+                            batch.insert(key.clone(), Values::single(p.time, v));
                         }
                     }
                     out.values += 1;
