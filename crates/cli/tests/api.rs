@@ -63,19 +63,18 @@ async fn unknown_route_wrong_method_and_not_implemented() {
         .error(405, "method not allowed");
 
     let s = srv.setup().await;
-    for (method, path) in [
-        ("POST", "/api/v2/write"),
-        ("POST", "/write"),
-        ("POST", "/api/v2/query"),
-        ("GET", "/query"),
-        ("POST", "/api/v2/delete"),
-        ("GET", "/api/v2/backup/metadata"),
-        ("GET", "/api/v2/backup/shards/1"),
-        ("POST", "/api/v2/restore/kv"),
-        ("POST", "/api/v2/restore/sql"),
-        ("POST", "/api/v2/restore/bucketMetadata"),
-        ("POST", "/api/v2/restore/shards/1"),
-    ] {
+    let routes: Vec<(String, String)> = server::routes::NOT_IMPLEMENTED
+        .iter()
+        .flat_map(|(methods, path)| {
+            let path = path
+                .replace("{shardID}", "1")
+                .replace("{bucketID}", "0000000000000001");
+            methods
+                .split('|')
+                .map(move |m| (m.to_string(), path.clone()))
+        })
+        .collect();
+    for (method, path) in routes.iter().map(|(m, p)| (m.as_str(), p.as_str())) {
         // Authentication comes first ...
         srv.call(method, path, None, None)
             .await

@@ -30,11 +30,19 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let opts = params.find_options()?;
     // As InfluxDB, malformed `orgID`/`userID` filters are ignored rather than refused.
-    let filter = OrgFilter {
+    let mut filter = OrgFilter {
         id: params.id("orgID").ok().flatten(),
         name: params.get("org").map(str::to_string),
         user_id: params.id("userID").ok().flatten(),
     };
+    // Without a filter, a caller that may not read every org sees the orgs its user belongs to.
+    if filter.id.is_none()
+        && filter.name.is_none()
+        && filter.user_id.is_none()
+        && !auth.allowed(&Perm::global(Action::Read, ResourceType::Orgs))
+    {
+        filter.user_id = auth.user_id;
+    }
     let name = filter.name.clone();
     let all = app
         .meta(move |m| m.list_orgs(&filter, &FindOptions::default()))
