@@ -45,6 +45,26 @@ const FLAG_META: u16 = 0x04;
 const FLAG_FREELIST: u16 = 0x10;
 const BUCKET_LEAF_FLAG: u32 = 0x01;
 const MAX_DEPTH: usize = 64;
+/// bbolt's `MaxKeySize`.
+pub(crate) const MAX_KEY_SIZE: usize = 32768;
+/// bbolt's `MaxValueSize`.
+pub(crate) const MAX_VALUE_SIZE: usize = (1 << 31) - 2;
+
+fn check_sizes(k: &[u8], v: &[u8]) -> Result<()> {
+    if k.is_empty() {
+        return Err(Error::Invalid("bolt: empty key".into()));
+    }
+    if k.len() > MAX_KEY_SIZE {
+        return Err(Error::Invalid(format!(
+            "bolt: key of {} bytes is longer than {MAX_KEY_SIZE}",
+            k.len()
+        )));
+    }
+    if v.len() > MAX_VALUE_SIZE {
+        return Err(Error::Invalid("bolt: value too large".into()));
+    }
+    Ok(())
+}
 
 /// A bucket: its sequence counter and its sorted entries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -517,12 +537,13 @@ impl Builder<'_> {
         let mut items: Vec<(u32, &[u8], Vec<u8>)> = Vec::with_capacity(b.entries.len());
         let mut has_sub = false;
         for (k, e) in &b.entries {
-            if k.is_empty() {
-                return Err(Error::Invalid("bolt: empty key".into()));
-            }
             match e {
-                Entry::Value(v) => items.push((0, k.as_slice(), v.clone())),
+                Entry::Value(v) => {
+                    check_sizes(k, v)?;
+                    items.push((0, k.as_slice(), v.clone()))
+                }
                 Entry::Bucket(sb) => {
+                    check_sizes(k, &[])?;
                     has_sub = true;
                     let v = self.bucket_value(sb, true)?;
                     items.push((BUCKET_LEAF_FLAG, k.as_slice(), v));
@@ -641,12 +662,13 @@ pub(crate) fn build_from(
     let mut tops = Tops::new();
     let mut items: Vec<(u32, &[u8], Vec<u8>)> = Vec::with_capacity(root.entries.len());
     for (k, e) in &root.entries {
-        if k.is_empty() {
-            return Err(Error::Invalid("bolt: empty key".into()));
-        }
         match e {
-            Entry::Value(v) => items.push((0, k.as_slice(), v.clone())),
+            Entry::Value(v) => {
+                check_sizes(k, v)?;
+                items.push((0, k.as_slice(), v.clone()))
+            }
             Entry::Bucket(sb) => {
+                check_sizes(k, &[])?;
                 let reuse = prev.and_then(|(pr, pt)| {
                     let same = pr.entries.get(k).map(|pe| pe == e).unwrap_or(false);
                     if same { pt.get(k) } else { None }

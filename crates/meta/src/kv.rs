@@ -22,6 +22,9 @@ pub(crate) struct KvFile {
     hwm: u64,
     used: BTreeSet<u64>,
     tops: Tops,
+    /// Set when a commit failed after it began writing: the file may hold a meta page this
+    /// handle does not know about, so no further commit is safe until the file is reopened.
+    broken: bool,
 }
 
 impl KvFile {
@@ -39,6 +42,7 @@ impl KvFile {
                 hwm: l.hwm,
                 used: l.used,
                 tops: l.tops,
+                broken: false,
             },
             l.root,
         ))
@@ -80,7 +84,25 @@ impl KvFile {
             self.page_size,
             &mut alloc,
         )?;
+        if self.broken {
+            return Err(Error::Io(std::io::Error::other(
+                "an earlier commit failed while writing; reopen the store",
+            )));
+        }
         let txid = self.txid + 1;
+        let res = self.write_version(&built, txid);
+        if res.is_err() {
+            self.broken = true;
+        }
+        res?;
+        self.txid = txid;
+        self.hwm = built.hwm;
+        self.used = built.used;
+        self.tops = built.tops;
+        Ok(())
+    }
+
+    fn write_version(&self, built: &bolt::Built, txid: u64) -> Result<()> {
         let len = built.hwm * self.page_size as u64;
         if self.file.metadata()?.len() < len {
             self.file.set_len(len)?;
@@ -94,10 +116,6 @@ impl KvFile {
         self.file
             .write_all_at(&meta, slot * self.page_size as u64)?;
         self.file.sync_data()?;
-        self.txid = txid;
-        self.hwm = built.hwm;
-        self.used = built.used;
-        self.tops = built.tops;
         Ok(())
     }
 

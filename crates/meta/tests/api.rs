@@ -868,3 +868,15 @@ fn store_is_shared_across_threads() {
     assert_eq!(n, 2 + 20);
     assert_eq!(e.s.catalog().unwrap().databases.len(), 22);
 }
+
+#[test]
+fn oversized_keys_are_refused_without_changing_anything() {
+    let e = env();
+    let long = "x".repeat(40_000);
+    assert!(matches!(e.s.create_user(&long), Err(Error::Invalid(_))));
+    assert!(e.s.find_user_by_name(&long).is_err());
+    // The store still works and the file still opens.
+    e.s.create_user("short").unwrap();
+    let e = e.reopen();
+    assert!(e.s.find_user_by_name("short").is_ok());
+}
