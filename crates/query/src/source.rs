@@ -326,6 +326,79 @@ pub fn series_table(
     )
 }
 
+/// One window's aggregate as storage computed it (windows without points may be omitted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowResult {
+    /// The window's start (before clipping to the range; either form is accepted).
+    pub start: i64,
+    /// The aggregate, or the selected point's value for selectors.
+    pub value: Value,
+    /// For selectors, the time of the selected point.
+    pub time: Option<i64>,
+}
+
+/// Builds the table storage answers for a window aggregate of one series from the non-empty
+/// windows' results (in time order): empty windows are filled when `create_empty` (null, or 0
+/// for `count`), `_time` comes from the window or the selected point, and columns follow the
+/// storage shape. `None` when there is no row.
+pub fn window_aggregate_table(
+    agg: &WindowAggregate,
+    start: i64,
+    stop: i64,
+    tags: &[(String, String)],
+    value_type: DataType,
+    results: &[WindowResult],
+) -> Option<Table> {
+    let out_ty = match agg.kind {
+        AggregateKind::Count => DataType::Int,
+        AggregateKind::Mean => DataType::Float,
+        _ => value_type,
+    };
+    let windows: Vec<(i64, i64)> = match agg.every {
+        None => vec![(start, stop)],
+        Some(every) => crate::exec::window_bounds(start, stop, every, every, agg.offset),
+    };
+    let mut out_times = Vec::new();
+    let mut out_values = Vec::new();
+    let mut ri = 0usize;
+    for (ws, we) in windows {
+        while ri < results.len() && results[ri].start.max(start) < ws {
+            ri += 1;
+        }
+        let found = results
+            .get(ri)
+            .filter(|r| r.start.max(start) == ws || agg.every.is_none());
+        let (value, sel_time) = match found {
+            Some(r) => (r.value.clone(), r.time),
+            None if !agg.create_empty => continue,
+            None if agg.kind == AggregateKind::Count => (Value::Int(0), None),
+            None => (Value::Null, None),
+        };
+        match agg.time_source {
+            Some(TimeSource::Stop) => out_times.push(Value::Time(we)),
+            Some(TimeSource::Start) => out_times.push(Value::Time(ws)),
+            None if agg.kind.is_selector() => match sel_time {
+                Some(t) => out_times.push(Value::Time(t)),
+                None => continue,
+            },
+            None => {}
+        }
+        out_values.push(value);
+    }
+    if out_values.is_empty() {
+        return None;
+    }
+    let has_time = agg.time_source.is_some() || agg.kind.is_selector();
+    Some(build(
+        start,
+        stop,
+        tags,
+        has_time.then_some(out_times),
+        out_ty,
+        out_values,
+    ))
+}
+
 /// Computes a window aggregate over a raw series table (as made by [`series_table`]) and
 /// returns the table storage would answer, or `None` when it has no rows.
 pub fn aggregate_series(
@@ -358,11 +431,6 @@ pub fn aggregate_series(
         ));
     };
     let ty = vcol.ty;
-    let out_ty = match req.kind {
-        AggregateKind::Count => DataType::Int,
-        AggregateKind::Mean => DataType::Float,
-        _ => ty,
-    };
     if matches!(req.kind, AggregateKind::Sum | AggregateKind::Mean)
         && !matches!(ty, DataType::Float | DataType::Int | DataType::UInt)
     {
@@ -380,8 +448,7 @@ pub fn aggregate_series(
         None => vec![(start, stop)],
         Some(every) => crate::exec::window_bounds(start, stop, every, every, req.offset),
     };
-    let mut out_times = Vec::new();
-    let mut out_values = Vec::new();
+    let mut results = Vec::new();
     let mut lo = 0usize;
     for (ws, we) in windows {
         while lo < times.len() && times[lo] < ws {
@@ -391,35 +458,19 @@ pub fn aggregate_series(
         while hi < times.len() && times[hi] < we {
             hi += 1;
         }
-        let vals = &vcol.values[lo..hi];
-        let wtimes = &times[lo..hi];
-        if vals.is_empty() && !req.create_empty {
-            continue;
+        if hi > lo {
+            let (value, time) =
+                crate::exec::aggregate_values(req.kind, ty, &vcol.values[lo..hi], &times[lo..hi]);
+            results.push(WindowResult {
+                start: ws,
+                value,
+                time,
+            });
         }
-        let (value, sel_time) = crate::exec::aggregate_values(req.kind, ty, vals, wtimes);
-        match req.time_source {
-            Some(TimeSource::Stop) => out_times.push(Value::Time(we)),
-            Some(TimeSource::Start) => out_times.push(Value::Time(ws)),
-            None if req.kind.is_selector() => match sel_time {
-                Some(t) => out_times.push(Value::Time(t)),
-                None => continue,
-            },
-            None => {}
-        }
-        out_values.push(value);
     }
-    if out_values.is_empty() {
-        return Ok(None);
-    }
-    let has_time = req.time_source.is_some() || req.kind.is_selector();
-    Ok(Some(build(
-        start,
-        stop,
-        &tags,
-        has_time.then_some(out_times),
-        out_ty,
-        out_values,
-    )))
+    Ok(window_aggregate_table(
+        req, start, stop, &tags, ty, &results,
+    ))
 }
 
 /// One series held by [`MemSource`].
@@ -513,5 +564,118 @@ impl Source for MemSource {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1_000_000_000;
+
+    fn tags() -> Vec<(String, String)> {
+        vec![
+            ("host".into(), "a".into()),
+            ("_measurement".into(), "cpu".into()),
+            ("_field".into(), "v".into()),
+            ("Zone".into(), "z".into()),
+        ]
+    }
+
+    #[test]
+    fn storage_shape_orders_tags_by_bytes() {
+        let t = series_table(0, 10 * S, &tags(), vec![S], SeriesValues::Int(vec![7]));
+        let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "_start",
+                "_stop",
+                "_time",
+                "_value",
+                "Zone",
+                "_field",
+                "_measurement",
+                "host"
+            ]
+        );
+        assert_eq!(t.key.columns.len(), 6);
+        assert!(!t.key.contains("_time") && !t.key.contains("_value"));
+    }
+
+    #[test]
+    fn window_results_fill_empty_windows() {
+        let agg = WindowAggregate {
+            every: Some(Duration::from_nanos(10 * S)),
+            offset: Duration::default(),
+            kind: AggregateKind::Count,
+            create_empty: true,
+            time_source: Some(TimeSource::Stop),
+        };
+        // Range [5s, 35s): windows [5,10) [10,20) [20,30) [30,35); only [10,20) has points.
+        let results = [WindowResult {
+            start: 10 * S,
+            value: Value::Int(4),
+            time: None,
+        }];
+        let t = window_aggregate_table(&agg, 5 * S, 35 * S, &tags(), DataType::Float, &results)
+            .unwrap();
+        let v = &t.column("_value").unwrap().values;
+        assert_eq!(
+            v,
+            &[Value::Int(0), Value::Int(4), Value::Int(0), Value::Int(0)]
+        );
+        let times = &t.column("_time").unwrap().values;
+        assert_eq!(
+            times,
+            &[10 * S, 20 * S, 30 * S, 35 * S].map(Value::Time).to_vec()
+        );
+        let bare = WindowAggregate {
+            every: None,
+            kind: AggregateKind::Last,
+            create_empty: false,
+            time_source: None,
+            ..agg
+        };
+        let results = [WindowResult {
+            start: 0,
+            value: Value::Float(1.5),
+            time: Some(33 * S),
+        }];
+        let t = window_aggregate_table(&bare, 5 * S, 35 * S, &tags(), DataType::Float, &results)
+            .unwrap();
+        assert_eq!(t.column("_time").unwrap().values, vec![Value::Time(33 * S)]);
+        assert!(
+            window_aggregate_table(&bare, 5 * S, 35 * S, &tags(), DataType::Float, &[]).is_none()
+        );
+    }
+
+    #[test]
+    fn predicates_use_three_valued_logic() {
+        let eq = |k: &str, v: &str| Predicate::Equal {
+            key: k.into(),
+            value: v.into(),
+            negate: false,
+        };
+        let tag = |k: &str| match k {
+            "host" => Some("a"),
+            _ => None,
+        };
+        assert_eq!(eq("host", "a").eval(&tag), Some(true));
+        assert_eq!(eq("dc", "x").eval(&tag), None);
+        assert_eq!(Predicate::Not(Box::new(eq("dc", "x"))).eval(&tag), None);
+        assert!(!Predicate::Not(Box::new(eq("dc", "x"))).matches(&tag));
+        let or = Predicate::Or(Box::new(eq("dc", "x")), Box::new(eq("host", "a")));
+        assert!(or.matches(&tag));
+        let and = Predicate::And(Box::new(eq("dc", "x")), Box::new(eq("host", "b")));
+        assert_eq!(and.eval(&tag), Some(false));
+        assert!(Predicate::Exists("host".into()).matches(&tag));
+        let lt = Predicate::Compare {
+            key: "host".into(),
+            op: std::cmp::Ordering::Less,
+            or_equal: true,
+            value: "a".into(),
+        };
+        assert!(lt.matches(&tag));
     }
 }
