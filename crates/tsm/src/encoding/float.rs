@@ -110,76 +110,44 @@ pub fn encode(src: &[f64], out: &mut Vec<u8>) -> Result<(), CodecError> {
     Ok(())
 }
 
-struct BitReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-    /// Buffered bits, MSB-aligned.
-    acc: u64,
-    /// Number of valid bits in `acc`.
-    n: u32,
+/// The 64 bits starting at bit `bitpos` of `data` (MSB first), zero past the end. At least
+/// the top 57 bits are exact.
+#[inline(always)]
+fn peek(data: &[u8], bitpos: usize) -> u64 {
+    let i = bitpos >> 3;
+    let w = match data.get(i..i + 8) {
+        Some(c) => {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            u64::from_be_bytes(a)
+        }
+        None => {
+            let mut a = [0u8; 8];
+            let tail = data.get(i..).unwrap_or(&[]);
+            a[..tail.len()].copy_from_slice(tail);
+            u64::from_be_bytes(a)
+        }
+    };
+    w << (bitpos & 7)
 }
 
-impl BitReader<'_> {
-    #[inline(always)]
-    fn refill(&mut self) {
-        if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(chunk);
-            let word = u64::from_be_bytes(a);
-            // n < 64 here; take as many whole bytes as fit.
-            self.acc |= word >> self.n;
-            let bytes = (63 - self.n) / 8;
-            self.pos += bytes as usize;
-            self.n += bytes * 8;
-            // Bits taken beyond `n` must not stay in acc: mask them off.
-            self.acc &= !(u64::MAX.checked_shr(self.n).unwrap_or(0));
-        } else {
-            while self.n <= 56 {
-                let Some(&b) = self.data.get(self.pos) else {
-                    break;
-                };
-                self.acc |= u64::from(b) << (56 - self.n);
-                self.pos += 1;
-                self.n += 8;
-            }
-        }
-    }
-
-    /// Reads `k` (0..=57) bits.
-    #[inline(always)]
-    fn read_small(&mut self, k: u32) -> Result<u64, CodecError> {
-        if self.n < k {
-            self.refill();
-            if self.n < k {
-                return Err(CodecError::Truncated {
-                    codec: CODEC,
-                    what: "bit stream ended before the terminator",
-                });
-            }
-        }
-        if k == 0 {
-            return Ok(0);
-        }
-        let v = self.acc >> (64 - k);
-        self.acc = self.acc.checked_shl(k).unwrap_or(0);
-        self.n -= k;
-        Ok(v)
-    }
-
-    /// Reads `k` (0..=64) bits.
-    #[inline(always)]
-    fn read(&mut self, k: u32) -> Result<u64, CodecError> {
-        if k <= 57 {
-            self.read_small(k)
-        } else {
-            let hi = self.read_small(k - 32)?;
-            let lo = self.read_small(32)?;
-            Ok((hi << 32) | lo)
-        }
+/// The `k` (1..=64) bits starting at bit `bitpos`.
+#[inline(always)]
+fn bits_at(data: &[u8], bitpos: usize, k: u32) -> u64 {
+    if k <= 57 {
+        peek(data, bitpos) >> (64 - k)
+    } else {
+        let hi = peek(data, bitpos) >> 32;
+        let lo = peek(data, bitpos + 32) >> (96 - k);
+        (hi << (k - 32)) | lo
     }
 }
 
 /// Decodes a column, appending the values to `dst`.
+///
+/// The decoder keeps a bit position and loads an unaligned 64-bit big-endian window for each
+/// value, so a value costs one load and a few shifts; reading past the end (into implicit
+/// zero bits) is detected by comparing the position with the stream length.
 pub fn decode(src: &[u8], dst: &mut Vec<f64>) -> Result<(), CodecError> {
     let Some(&h) = src.first() else {
         return Ok(());
@@ -190,33 +158,47 @@ pub fn decode(src: &[u8], dst: &mut Vec<f64>) -> Result<(), CodecError> {
             encoding: h >> 4,
         });
     }
-    let mut r = BitReader {
-        data: &src[1..],
-        pos: 0,
-        acc: 0,
-        n: 0,
+    let data = &src[1..];
+    let end = data.len() * 8;
+    let truncated = CodecError::Truncated {
+        codec: CODEC,
+        what: "bit stream ended before the terminator",
     };
-    let mut val = r.read(64)?;
+    if end < 64 {
+        return Err(truncated);
+    }
+    let mut val = bits_at(data, 0, 64);
+    let mut pos = 64usize;
     if val == TERMINATOR {
         return Ok(());
     }
-    dst.reserve(src.len());
+    dst.reserve(data.len());
     dst.push(f64::from_bits(val));
-    let mut lead = 0u32;
     let mut trail = 0u32;
+    let mut sig = 64u32;
     loop {
-        if r.n < 2 {
-            r.refill();
-        }
-        let c = r.read_small(1)?;
-        if c == 0 {
+        let w = peek(data, pos);
+        if w >> 63 == 0 {
+            pos += 1;
+            if pos > end {
+                return Err(truncated);
+            }
             dst.push(f64::from_bits(val));
             continue;
         }
-        if r.read_small(1)? == 1 {
-            let hdr = r.read_small(11)? as u32;
-            lead = hdr >> 6;
-            let sig = match hdr & 0x3f {
+        let bits;
+        if (w >> 62) & 1 == 0 {
+            // Same window: "10" then `sig` bits.
+            if sig <= 55 {
+                bits = (w << 2) >> (64 - sig);
+            } else {
+                bits = bits_at(data, pos + 2, sig);
+            }
+            pos += 2 + sig as usize;
+        } else {
+            // New window: "11", 5 bits leading zeros, 6 bits significant bits.
+            let lead = ((w >> 57) & 0x1f) as u32;
+            sig = match ((w >> 51) & 0x3f) as u32 {
                 0 => 64,
                 s => s,
             };
@@ -229,20 +211,21 @@ pub fn decode(src: &[u8], dst: &mut Vec<f64>) -> Result<(), CodecError> {
                     });
                 }
             };
+            if sig <= 44 {
+                bits = (w << 13) >> (64 - sig);
+            } else {
+                bits = bits_at(data, pos + 13, sig);
+            }
+            pos += 13 + sig as usize;
         }
-        let sig = 64 - lead - trail;
-        let bits = r.read(sig)?;
+        if pos > end {
+            return Err(truncated);
+        }
         val ^= bits << trail;
         if val == TERMINATOR {
             return Ok(());
         }
         dst.push(f64::from_bits(val));
-        if dst.len() > super::MAX_DECODED_VALUES {
-            return Err(CodecError::Invalid {
-                codec: CODEC,
-                what: "too many values",
-            });
-        }
     }
 }
 

@@ -1,0 +1,243 @@
+// Command tsm-go measures InfluxDB's own Go TSM column codecs (tsdb/engine/tsm1 from
+// Debian's golang-github-influxdb-influxdb-dev, InfluxDB 1.6.7; the same codecs 2.x uses for
+// cache snapshots) on the data set of crates/tsm/benches/codecs.rs, generated here by the
+// same formulas. Prints one JSON line per measurement: {"op","codec","ns","values"}.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/influxdata/influxdb/tsdb/engine/tsm1"
+)
+
+const n = 1000
+
+type rng uint64
+
+// xorshift64*, as in the Rust benchmark.
+func (r *rng) next() uint64 {
+	x := uint64(*r)
+	x ^= x >> 12
+	x ^= x << 25
+	x ^= x >> 27
+	*r = rng(x)
+	return x * 0x2545F4914F6CDD1D
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+func main() {
+	r := rng(1)
+	ts := make([]int64, n)
+	for i := range ts {
+		ts[i] = 1700000000000000000 + int64(i)*10000000000 + int64(r.next()%1000)*1000000
+	}
+	r = rng(2)
+	floats := make([]float64, n)
+	cents := int64(10000)
+	for i := range floats {
+		cents += int64(r.next()%2001) - 1000
+		floats[i] = float64(cents) / 100.0
+	}
+	r = rng(3)
+	ints := make([]int64, n)
+	c := int64(0)
+	for i := range ints {
+		c += int64(r.next() % 1000)
+		ints[i] = c
+	}
+	r = rng(4)
+	uints := make([]uint64, n)
+	for i := range uints {
+		uints[i] = r.next() % 1000000
+	}
+	r = rng(5)
+	bools := make([]bool, n)
+	for i := range bools {
+		bools[i] = r.next()&1 == 1
+	}
+	r = rng(6)
+	strs := make([]string, n)
+	for i := range strs {
+		strs[i] = fmt.Sprintf("value-%d", r.next()%200)
+	}
+
+	out := json.NewEncoder(os.Stdout)
+	report := func(op, codec string, f func(b *testing.B)) {
+		res := testing.Benchmark(f)
+		out.Encode(map[string]interface{}{"op": op, "codec": codec, "ns": float64(res.T.Nanoseconds()) / float64(res.N), "values": n})
+	}
+
+	// Encoders (streaming, as InfluxDB uses them: Reset, Write each value, Bytes).
+	tenc := tsm1.NewTimeEncoder(n)
+	var tb []byte
+	report("encode", "timestamp", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			tenc.Reset()
+			for _, v := range ts {
+				tenc.Write(v)
+			}
+			var err error
+			tb, err = tenc.Bytes()
+			must(err)
+		}
+	})
+	tb = append([]byte(nil), tb...)
+	fenc := tsm1.NewFloatEncoder()
+	var fb []byte
+	report("encode", "float", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			fenc.Reset()
+			for _, v := range floats {
+				fenc.Write(v)
+			}
+			fenc.Flush()
+			var err error
+			fb, err = fenc.Bytes()
+			must(err)
+		}
+	})
+	fb = append([]byte(nil), fb...)
+	ienc := tsm1.NewIntegerEncoder(n)
+	var ib []byte
+	report("encode", "integer", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			ienc.Reset()
+			for _, v := range ints {
+				ienc.Write(v)
+			}
+			var err error
+			ib, err = ienc.Bytes()
+			must(err)
+		}
+	})
+	ib = append([]byte(nil), ib...)
+	uenc := tsm1.NewIntegerEncoder(n)
+	var ub []byte
+	report("encode", "unsigned", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			uenc.Reset()
+			for _, v := range uints {
+				uenc.Write(int64(v))
+			}
+			var err error
+			ub, err = uenc.Bytes()
+			must(err)
+		}
+	})
+	ub = append([]byte(nil), ub...)
+	benc := tsm1.NewBooleanEncoder(n)
+	var bb []byte
+	report("encode", "boolean", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			benc.Reset()
+			for _, v := range bools {
+				benc.Write(v)
+			}
+			var err error
+			bb, err = benc.Bytes()
+			must(err)
+		}
+	})
+	bb = append([]byte(nil), bb...)
+	senc := tsm1.NewStringEncoder(n)
+	var sb []byte
+	report("encode", "string", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			senc.Reset()
+			for _, v := range strs {
+				senc.Write(v)
+			}
+			var err error
+			sb, err = senc.Bytes()
+			must(err)
+		}
+	})
+	sb = append([]byte(nil), sb...)
+
+	// Decoders: decode the whole column into a reused slice.
+	tdst := make([]int64, 0, n)
+	report("decode", "timestamp", func(b *testing.B) {
+		var d tsm1.TimeDecoder
+		for i := 0; i < b.N; i++ {
+			tdst = tdst[:0]
+			d.Init(tb)
+			for d.Next() {
+				tdst = append(tdst, d.Read())
+			}
+			must(d.Error())
+		}
+	})
+	fdst := make([]float64, 0, n)
+	report("decode", "float", func(b *testing.B) {
+		var d tsm1.FloatDecoder
+		for i := 0; i < b.N; i++ {
+			fdst = fdst[:0]
+			must(d.SetBytes(fb))
+			for d.Next() {
+				fdst = append(fdst, d.Values())
+			}
+			must(d.Error())
+		}
+	})
+	idst := make([]int64, 0, n)
+	report("decode", "integer", func(b *testing.B) {
+		var d tsm1.IntegerDecoder
+		for i := 0; i < b.N; i++ {
+			idst = idst[:0]
+			d.SetBytes(ib)
+			for d.Next() {
+				idst = append(idst, d.Read())
+			}
+			must(d.Error())
+		}
+	})
+	udst := make([]uint64, 0, n)
+	report("decode", "unsigned", func(b *testing.B) {
+		var d tsm1.IntegerDecoder
+		for i := 0; i < b.N; i++ {
+			udst = udst[:0]
+			d.SetBytes(ub)
+			for d.Next() {
+				udst = append(udst, uint64(d.Read()))
+			}
+			must(d.Error())
+		}
+	})
+	bdst := make([]bool, 0, n)
+	report("decode", "boolean", func(b *testing.B) {
+		var d tsm1.BooleanDecoder
+		for i := 0; i < b.N; i++ {
+			bdst = bdst[:0]
+			d.SetBytes(bb)
+			for d.Next() {
+				bdst = append(bdst, d.Read())
+			}
+			must(d.Error())
+		}
+	})
+	sdst := make([]string, 0, n)
+	report("decode", "string", func(b *testing.B) {
+		var d tsm1.StringDecoder
+		for i := 0; i < b.N; i++ {
+			sdst = sdst[:0]
+			must(d.SetBytes(sb))
+			for d.Next() {
+				sdst = append(sdst, d.Read())
+			}
+			must(d.Error())
+		}
+	})
+	for name, got := range map[string]int{"timestamp": len(tdst), "float": len(fdst), "integer": len(idst), "unsigned": len(udst), "boolean": len(bdst), "string": len(sdst)} {
+		if got != n {
+			panic(fmt.Sprintf("%s decoded %d values", name, got))
+		}
+	}
+}
