@@ -826,6 +826,12 @@ impl MetaStore {
                     s
                 };
             }
+            if b.retention_period_ns != 0 && b.shard_group_duration_ns > b.retention_period_ns {
+                return Err(Error::Invalid(
+                    "shard-group duration must also be updated to be smaller than new retention duration"
+                        .into(),
+                ));
+            }
             validate_retention(b.retention_period_ns, b.shard_group_duration_ns)?;
             b.updated_at = Time::now();
             t.put(schema::BUCKETS, id.encode().to_vec(), to_go_json(&b));
