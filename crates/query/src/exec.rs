@@ -66,6 +66,9 @@ pub fn execute(
         env = it.run(&pre, env)?;
     }
     it.run(&ast, env)?;
+    if it.results.is_empty() {
+        return Err(QueryError::NoStreamingData);
+    }
     Ok(it.results)
 }
 

@@ -34,6 +34,11 @@ pub enum QueryError {
     /// The data source failed (e.g. an unknown bucket).
     #[error(transparent)]
     Source(#[from] source::SourceError),
+    /// The script yields nothing (every stream was only assigned).
+    #[error(
+        "error in query specification while starting program: this Flux script returns no streaming data. Consider adding a \"yield\" or invoking streaming functions directly, without performing an assignment"
+    )]
+    NoStreamingData,
     /// The query needed more memory than [`Options::memory_limit`] allows.
     #[error("query exceeded its memory limit of {limit} bytes")]
     MemoryLimit { limit: usize },
@@ -50,7 +55,9 @@ impl QueryError {
     /// (429, memory limit), `unavailable` (503, timeout) or `internal error` (500).
     pub fn code(&self) -> &'static str {
         match self {
-            QueryError::Parse(_) | QueryError::Invalid { .. } => "invalid",
+            QueryError::Parse(_) | QueryError::Invalid { .. } | QueryError::NoStreamingData => {
+                "invalid"
+            }
             QueryError::Source(source::SourceError::BucketNotFound(_)) => "not found",
             QueryError::MemoryLimit { .. } => "too many requests",
             QueryError::Timeout => "unavailable",

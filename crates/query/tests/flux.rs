@@ -615,6 +615,9 @@ fn errors_are_typed_and_name_the_construct() {
         e.to_string().contains("from: unsupported argument host"),
         "{e}"
     );
+    let e = run_err(&format!("data = {HEAD}"));
+    assert!(matches!(e, QueryError::NoStreamingData), "{e}");
+    assert_eq!(e.code(), "invalid");
     let e = run_err("import \"experimental\"\nx = 1");
     assert!(e.to_string().contains("experimental"), "{e}");
     let e = run_err(&format!(
@@ -722,11 +725,12 @@ fn limits_memory_deadline_and_cancel() {
 #[test]
 fn deep_but_allowed_nesting_evaluates() {
     let q = format!(
-        "x = {}1{}\ny = \"${{\"${{string(v: x)}}\"}}\"",
+        "import \"array\"\nx = {}1{}\ny = \"${{\"${{string(v: x)}}\"}}\"\narray.from(rows: [{{v: y}}])",
         "(".repeat(60),
         ")".repeat(60)
     );
-    assert!(execute(&q, &source(), &opts()).is_ok());
+    let r = execute(&q, &source(), &opts()).unwrap();
+    assert_eq!(col(&r[0].tables[0], "v"), vec![Value::String("1".into())]);
     let q = format!("x = {}1{}", "(".repeat(70), ")".repeat(70));
     assert_eq!(run_err(&q).code(), "invalid");
 }
