@@ -161,7 +161,7 @@ fn print_table(res: &SetupResponse) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", line.join("\t").trim_end());
+        println!("{}", line.join("  ").trim_end());
     }
 }
 
