@@ -77,14 +77,16 @@ impl App {
         }
     }
 
-    /// Runs a blocking metadata-store call on the blocking pool.
+    /// Runs a blocking metadata-store call on the blocking pool, inside the request's span.
     pub async fn meta<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&meta::MetaStore) -> Result<T, meta::Error> + Send + 'static,
     {
         let m = Arc::clone(&self.meta);
-        match tokio::task::spawn_blocking(move || f(&m)).await {
+        // The blocking thread logs under the request's span (and so its trace).
+        let span = tracing::Span::current();
+        match tokio::task::spawn_blocking(move || span.in_scope(|| f(&m))).await {
             Ok(r) => r.map_err(ApiError::from),
             Err(e) => Err(ApiError::internal_msg(&format!(
                 "metadata store task failed: {e}"
