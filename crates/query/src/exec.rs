@@ -333,6 +333,7 @@ const UNIVERSE: &[&str] = &[
     "buckets",
     "now",
     "length",
+    "contains",
 ];
 
 const SCHEMA: &[&str] = &[

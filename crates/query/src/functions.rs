@@ -67,6 +67,7 @@ fn params_of(name: &str) -> &'static [&'static str] {
         "yield" => &["name"],
         "string" | "int" | "uint" | "float" | "bool" | "time" => &["v"],
         "length" => &["arr"],
+        "contains" => &["value", "set"],
         "csv.from" => &["csv"],
         "array.from" => &["rows"],
         n if n.starts_with("schema.") => {
@@ -131,6 +132,17 @@ pub fn call_builtin(it: &mut Interp<'_>, a: Args) -> R<Value> {
                 }
             })?;
             convert(&v, a.name).map_err(|m| a.err(m))
+        }
+        "contains" => {
+            let set = match a.required("set")? {
+                Value::Array(x) => x.clone(),
+                v => return Err(a.err(format!("set must be an array, got {}", v.type_name()))),
+            };
+            match a.named.iter().find(|(k, _)| k == "value").map(|(_, v)| v) {
+                None => Err(a.err("missing required argument value")),
+                Some(Value::Null) => Ok(Value::Null),
+                Some(v) => Ok(Value::Bool(set.iter().any(|x| x == v))),
+            }
         }
         "length" => match a.required("arr")? {
             Value::Array(x) => Ok(Value::Int(x.len() as i64)),
@@ -635,6 +647,34 @@ fn pred_of(e: &Expr, p: &str, lit: &mut dyn FnMut(&Expr) -> Option<Value>) -> Op
             op: UnaryOp::Not,
             operand,
         } => Some(Predicate::Not(Box::new(pred_of(operand, p, lit)?))),
+        // contains(value: r.key, set: [...strings]) is an `or` of equalities.
+        ExprKind::Call { callee, args } if matches!(&callee.kind, ExprKind::Identifier(n) if n == "contains") =>
+        {
+            let value = args.iter().find(|x| x.key == "value")?;
+            let set = args.iter().find(|x| x.key == "set")?;
+            let key = key_column(&value.value, p)?.to_string();
+            let Value::Array(items) = lit(&set.value)? else {
+                return None;
+            };
+            let mut acc: Option<Predicate> = None;
+            for it in items.iter() {
+                let Value::String(v) = it else { return None };
+                let eq = Predicate::Equal {
+                    key: key.clone(),
+                    value: v.clone(),
+                    negate: false,
+                };
+                acc = Some(match acc {
+                    Some(prev) => Predicate::Or(Box::new(prev), Box::new(eq)),
+                    None => eq,
+                });
+            }
+            // An empty set matches nothing: `x != x` is false for present tags, null otherwise.
+            Some(acc.unwrap_or(Predicate::And(
+                Box::new(Predicate::Exists(key.clone())),
+                Box::new(Predicate::Not(Box::new(Predicate::Exists(key)))),
+            )))
+        }
         ExprKind::Unary {
             op: UnaryOp::Exists,
             operand,

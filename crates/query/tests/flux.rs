@@ -783,3 +783,26 @@ fn extern_options_drive_the_query() {
         vec![Value::Int(6), Value::Int(6), Value::Int(3)]
     );
 }
+
+#[test]
+fn contains_filters_and_pushes_down() {
+    let src = Recording {
+        inner: source(),
+        reqs: RefCell::new(Vec::new()),
+    };
+    let q = format!(
+        "hosts = [\"b\", \"zz\"]\n{HEAD} |> filter(fn: (r) => contains(value: r.host, set: hosts)) |> count()"
+    );
+    let res = execute(&q, &src, &opts()).unwrap();
+    assert!(src.reqs.borrow()[0].predicate.is_some());
+    assert_eq!(res[0].tables.len(), 1);
+    assert_eq!(col(&res[0].tables[0], "_value"), vec![Value::Int(15)]);
+    let r = run(&format!(
+        "{HEAD} |> filter(fn: (r) => r.host == \"b\" and contains(value: r._value, set: [100.0, 102.0]))"
+    ));
+    assert_eq!(floats(&r[0].tables[0], "_value"), vec![100.0, 102.0]);
+    let r = run(&format!(
+        "{HEAD} |> filter(fn: (r) => contains(value: r.host, set: []))"
+    ));
+    assert!(r[0].tables.is_empty());
+}
