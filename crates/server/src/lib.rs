@@ -10,7 +10,7 @@ pub mod error;
 pub mod routes;
 pub mod trace_span;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -53,9 +53,15 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("opening the metadata store: {0}")]
+    OpenTask(String),
     #[error("serving HTTP")]
     Http(#[source] std::io::Error),
 }
+
+/// How long in-flight requests may run on after the shutdown signal before the server stops
+/// without them.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Shared state of all handlers.
 #[derive(Clone)]
@@ -119,12 +125,31 @@ pub async fn serve(
     let (bolt, sqlite) = (cfg.bolt_path.clone(), cfg.sqlite_path.clone());
     let store = tokio::task::spawn_blocking(move || meta::MetaStore::open(&bolt, &sqlite))
         .await
-        .map_err(|e| ServeError::Http(std::io::Error::other(e)))??;
+        .map_err(|e| ServeError::OpenTask(e.to_string()))??;
     let app = App::new(store);
-    axum::serve(listener, app_router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServeError::Http)?;
+    // Stop accepting on the signal, let in-flight requests finish, but not for ever.
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    };
+    let server = axum::serve(listener, app_router(app))
+        .with_graceful_shutdown(signal)
+        .into_future();
+    let grace = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = server => r.map_err(ServeError::Http)?,
+        _ = grace => tracing::warn!(
+            grace = ?SHUTDOWN_GRACE,
+            "in-flight requests did not finish in time; stopping without them"
+        ),
+    }
     tracing::info!("server stopped");
     Ok(())
 }
