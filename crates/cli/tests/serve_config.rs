@@ -131,3 +131,20 @@ async fn bad_flags_fail_with_a_message() {
         .expect("run");
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn a_damaged_store_stops_startup_with_a_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bolt = dir.path().join("influxd.bolt");
+    std::fs::write(&bolt, vec![0x5a; 8192]).expect("write garbage");
+    let out = base_cmd()
+        .args(["--http-bind-address", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("opening the metadata store"), "{err}");
+}
