@@ -137,7 +137,17 @@ pub struct Pending {
     pub range: Option<(i64, i64)>,
     pub predicate: Option<Predicate>,
     pub aggregate: Option<WindowAggregate>,
+    /// A `window()` waiting for an aggregate to push down with it (applied in memory otherwise).
+    pub window: Option<PendingWindow>,
     pub span: Span,
+}
+
+/// `window(every, offset, createEmpty)` folded into a pending read.
+#[derive(Clone, Copy, Debug)]
+pub struct PendingWindow {
+    pub every: Duration,
+    pub offset: Duration,
+    pub create_empty: bool,
 }
 
 impl Stream {
@@ -543,6 +553,20 @@ impl Interp<'_> {
                 };
                 self.limits.check_time()?;
                 let tables = self.source.read(&req)?;
+                let tables = match (&p.window, &p.aggregate) {
+                    (None, _) => tables,
+                    (Some(w), None) => functions::window_tables(
+                        &|m| invalid(p.span, m),
+                        &tables,
+                        Some((start, stop)),
+                        w.every,
+                        w.every,
+                        w.offset,
+                        w.create_empty,
+                        "_time",
+                    )?,
+                    (Some(w), Some(_)) => functions::split_windows(&tables, start, stop, w),
+                };
                 self.limits.check_memory(&tables, self.held_bytes())?;
                 Ok(Arc::new(tables))
             }

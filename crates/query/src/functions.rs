@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use crate::QueryError;
 use crate::exec::{
-    Args, Function, Interp, Pending, RowRef, Stream, StreamData, resolve_time, stringify,
-    window_bounds,
+    Args, Function, Interp, Pending, PendingWindow, RowRef, Stream, StreamData, resolve_time,
+    stringify, window_bounds,
 };
 use crate::flux::ast::{BinaryOp, Expr, ExprKind, FunctionBody, StringPart, UnaryOp};
 use crate::source::{AggregateKind, BucketRef, Predicate, TimeSource, WindowAggregate};
@@ -148,6 +148,19 @@ pub fn call_builtin(it: &mut Interp<'_>, a: Args) -> R<Value> {
             Value::Array(x) => Ok(Value::Int(x.len() as i64)),
             v => Err(a.err(format!("arr must be an array, got {}", v.type_name()))),
         },
+        "window" if window_pushable(&a)? => {
+            let Some((s, mut p)) = pending(&a)? else {
+                return Err(a.err("expected a pending read"));
+            };
+            p.window = Some(PendingWindow {
+                every: a
+                    .duration("every")?
+                    .ok_or_else(|| a.err("missing required argument every"))?,
+                offset: a.duration("offset")?.unwrap_or_default(),
+                create_empty: a.bool_or("createEmpty", false)?,
+            });
+            Ok(with_pending(p, s.bounds))
+        }
         n if n.starts_with("schema.") => schema(it, &a),
         "csv.from" => {
             let text = a
@@ -237,6 +250,7 @@ fn from(a: &Args) -> R<Value> {
             range: None,
             predicate: None,
             aggregate: None,
+            window: None,
             span: a.span,
         },
         None,
@@ -262,6 +276,7 @@ fn range(it: &mut Interp<'_>, a: &Args) -> R<Value> {
     if let Some((_, mut p)) = pending(a)?
         && p.range.is_none()
         && p.aggregate.is_none()
+        && p.window.is_none()
     {
         p.range = Some((start, stop));
         return Ok(with_pending(p, Some((start, stop))));
@@ -703,6 +718,21 @@ fn try_push_bare(it: &mut Interp<'_>, a: &Args) -> R<Option<Value>> {
         return Ok(None);
     }
     let Some(kind) = kind else { return Ok(None) };
+    if let Some(w) = p.window {
+        // window |> count/sum/mean: storage computes per window; rows are split into tables
+        // when read (selectors keep the in-memory path).
+        if kind.is_selector() {
+            return Ok(None);
+        }
+        p.aggregate = Some(WindowAggregate {
+            every: Some(w.every),
+            offset: w.offset,
+            kind,
+            create_empty: w.create_empty,
+            time_source: Some(TimeSource::Start),
+        });
+        return Ok(Some(with_pending(p, s.bounds)));
+    }
     p.aggregate = Some(WindowAggregate {
         every: None,
         offset: Duration::default(),
@@ -733,6 +763,7 @@ fn aggregate_window(it: &mut Interp<'_>, a: &Args) -> R<Value> {
     if let Some((s, mut p)) = pending(a)?
         && p.range.is_some()
         && p.aggregate.is_none()
+        && p.window.is_none()
         && let Some(kind) = agg_kind_of(&f)
         && column == "_value"
         && time_dst == "_time"
@@ -755,7 +786,7 @@ fn aggregate_window(it: &mut Interp<'_>, a: &Args) -> R<Value> {
     }
     let (tables, bounds) = input(it, a)?;
     let windowed = window_tables(
-        a,
+        &|m| a.err(m),
         &tables,
         bounds,
         every,
@@ -797,7 +828,7 @@ fn aggregate_window(it: &mut Interp<'_>, a: &Args) -> R<Value> {
         out.push(t);
     }
     let merged = window_tables(
-        a,
+        &|m| a.err(m),
         &out,
         bounds,
         Duration::from_nanos(i64::MAX),
@@ -825,6 +856,51 @@ fn put_column(t: &mut Table, name: &str, ty: DataType, values: Vec<Value>) {
     }
 }
 
+/// Whether a `window()` call can wait in a pending read for an aggregate to push down with.
+fn window_pushable(a: &Args) -> R<bool> {
+    let Some((_, p)) = pending(a)? else {
+        return Ok(false);
+    };
+    let Some(every) = a.duration("every")? else {
+        return Ok(false);
+    };
+    Ok(p.range.is_some()
+        && p.aggregate.is_none()
+        && p.window.is_none()
+        && !every.is_negative()
+        && !every.is_zero()
+        && every.nanos != i64::MAX
+        && a.duration("period")?.is_none_or(|d| d == every)
+        && a.string_or("timeColumn", "_time")? == "_time")
+}
+
+/// Turns window-aggregate tables read with `_time` = window start (one row per window) into
+/// one table per window without `_time`, `_start`/`_stop` being the (clipped) window, as
+/// InfluxDB answers a pushed-down `window() |> aggregate()`.
+pub fn split_windows(tables: &[Table], start: i64, stop: i64, w: &PendingWindow) -> Vec<Table> {
+    let bounds = window_bounds(start, stop, w.every, w.every, w.offset);
+    let mut out = Vec::new();
+    for t in tables {
+        let Some(ti) = t.col_index("_time") else {
+            out.push(t.clone());
+            continue;
+        };
+        for i in 0..t.nrows() {
+            let Value::Time(ws) = t.columns[ti].values[i] else {
+                continue;
+            };
+            let we = bounds
+                .binary_search_by_key(&ws, |b| b.0)
+                .map_or(stop, |k| bounds[k].1);
+            let mut nt = t.take_rows(&[i]);
+            nt.columns.remove(ti);
+            set_bounds(&mut nt, ws, we);
+            out.push(nt);
+        }
+    }
+    out
+}
+
 fn window(it: &mut Interp<'_>, a: &Args, tables: &[Table]) -> R<Vec<Table>> {
     let _ = it;
     let every = a.duration("every")?;
@@ -842,7 +918,7 @@ fn window(it: &mut Interp<'_>, a: &Args, tables: &[Table]) -> R<Vec<Table>> {
     let time_col = a.string_or("timeColumn", "_time")?;
     let bounds = a.stream()?.bounds;
     window_tables(
-        a,
+        &|m| a.err(m),
         tables,
         bounds,
         every,
@@ -854,8 +930,8 @@ fn window(it: &mut Interp<'_>, a: &Args, tables: &[Table]) -> R<Vec<Table>> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn window_tables(
-    a: &Args,
+pub fn window_tables(
+    err: &dyn Fn(String) -> QueryError,
     tables: &[Table],
     bounds: Option<(i64, i64)>,
     every: Duration,
@@ -873,10 +949,10 @@ fn window_tables(
             _ => bounds,
         };
         let Some((start, stop)) = tb else {
-            return Err(a.err("window needs bounds: call range() first"));
+            return Err(err("window needs bounds: call range() first".to_string()));
         };
         let Some(ti) = t.col_index(time_col) else {
-            return Err(a.err(format!("missing time column {time_col:?}")));
+            return Err(err(format!("missing time column {time_col:?}")));
         };
         let times: Vec<Option<i64>> = t.columns[ti]
             .values
@@ -926,8 +1002,7 @@ fn window_tables(
                 }
                 for i in 0..nt.nrows() {
                     let row: Vec<Value> = nt.columns.iter().map(|c| c.values[i].clone()).collect();
-                    part.push(key.clone(), &nschema, row)
-                        .map_err(|m| a.err(m))?;
+                    part.push(key.clone(), &nschema, row).map_err(err)?;
                 }
             } else {
                 out_tables.push(nt);
@@ -2084,6 +2159,7 @@ fn schema(it: &mut Interp<'_>, a: &Args) -> R<Value> {
         bucket: BucketRef::Name(bucket),
         range: Some((start, stop)),
         predicate,
+        window: None,
         aggregate: row_filter.is_none().then_some(WindowAggregate {
             every: None,
             offset: Duration::default(),
