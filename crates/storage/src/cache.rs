@@ -117,6 +117,11 @@ impl Cache {
         self.budget.reserve(bytes)
     }
 
+    /// Returns bytes reserved for a batch that was not inserted.
+    pub fn unreserve(&self, bytes: u64) {
+        self.budget.release(bytes);
+    }
+
     /// Appends a batch whose bytes were reserved (or `force`d). Values of a type other than
     /// the key's existing type are skipped (the shard's field index prevents this).
     pub fn insert_reserved(&self, batch: Vec<(Vec<u8>, Values)>, bytes: u64) {

@@ -695,6 +695,40 @@ impl Engine {
         self.inner.drop_shard(bucket, spec)
     }
 
+    /// Snapshots a shard's cache and returns its current `.tsm` files and their `.tombstone`
+    /// files, oldest first (what a shard backup holds). Files stay valid until the next
+    /// compaction of the shard; callers that stream them should hard-link them first.
+    pub fn shard_snapshot(
+        &self,
+        bucket: BucketId,
+        id: ShardId,
+    ) -> Result<Vec<PathBuf>, EngineError> {
+        let shard = self.inner.open_shard(bucket, id)?;
+        shard.flush()?;
+        let mut out = Vec::new();
+        for f in shard.files() {
+            out.push(f.path().to_path_buf());
+            let t = crate::tsmio::tombstone_path(f.path());
+            if t.exists() {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Closes and reopens a shard from its directories (after a restore replaced its files):
+    /// files are reopened, the WAL replayed and the index rebuilt.
+    pub fn reload_shard(&self, bucket: BucketId, id: ShardId) -> Result<(), EngineError> {
+        {
+            let _g = self.inner.open_lock.lock();
+            if let Some(old) = self.inner.shards.write().remove(&(bucket, id)) {
+                old.release_memory();
+            }
+        }
+        self.inner.open_shard(bucket, id)?;
+        Ok(())
+    }
+
     /// Data directory of a shard (`data/<bucket hex>/autogen/<id>`).
     pub fn shard_data_dir(&self, bucket: BucketId, id: ShardId) -> PathBuf {
         self.inner.data_dir(bucket, id)

@@ -10,6 +10,28 @@
 //! * [`engine`]: the entry point: [`Engine::open`], [`Engine::write_lines`], [`Engine::read`].
 //! * [`predicate`]: series predicates and the `/api/v2/delete` predicate parser.
 
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use storage::{Engine, EngineConfig, MemoryCatalog, Precision, ReadRequest, ShardCatalog};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let catalog = Arc::new(MemoryCatalog::new());
+//! catalog.add_bucket(0x0837_1db1_dd8c_8000, 0, 0); // infinite retention, default groups
+//! let engine = Engine::open(EngineConfig::new(dir.path()), catalog as Arc<dyn ShardCatalog>).unwrap();
+//! let stats = engine
+//!     .write_lines(0x0837_1db1_dd8c_8000, b"cpu,host=a usage=0.5 1700000000", Precision::Seconds, 0)
+//!     .unwrap();
+//! assert_eq!(stats.points, 1);
+//! let series: Vec<_> = engine
+//!     .read(&ReadRequest::all(0x0837_1db1_dd8c_8000, i64::MIN, i64::MAX))
+//!     .collect::<Result<_, _>>()
+//!     .unwrap();
+//! assert_eq!(series[0].series_key, "cpu,host=a");
+//! assert_eq!(series[0].field, "usage");
+//! ```
+
 pub mod cache;
 pub mod catalog;
 pub mod engine;

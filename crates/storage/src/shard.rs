@@ -303,7 +303,7 @@ impl Shard {
                     seq
                 }
                 Err(e) => {
-                    drop(_g);
+                    self.cache.unreserve(bytes);
                     return Err(e.into());
                 }
             }
@@ -462,17 +462,22 @@ impl Shard {
         if keys.is_empty() {
             return Ok(0);
         }
-        self.wal.write(&WalEntry::DeleteRange {
-            min,
-            max,
-            keys: keys.clone(),
-        })?;
+        // Log and evict under the exclusive gate so that no write lands between the two:
+        // replay then reproduces exactly the live state.
+        {
+            let _g = self.gate.write();
+            self.wal.write(&WalEntry::DeleteRange {
+                min,
+                max,
+                keys: keys.clone(),
+            })?;
+            let set: BTreeSet<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+            self.cache.delete_range(&|k| set.contains(k), min, max);
+        }
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         for f in self.files().iter() {
             f.delete_range(&refs, min, max)?;
         }
-        let set: BTreeSet<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
-        self.cache.delete_range(&|k| set.contains(k), min, max);
         // Drop series with nothing left.
         let mut series: BTreeSet<String> = BTreeSet::new();
         for k in &keys {

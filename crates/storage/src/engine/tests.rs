@@ -250,6 +250,42 @@ fn delete_of_cached_points_survives_replay() {
 }
 
 #[test]
+fn engine_is_shareable_across_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Engine>();
+    shareable::<Arc<Engine>>();
+    shareable::<WriteError>();
+}
+
+#[test]
+fn shard_snapshot_lists_files_and_reload_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = catalog();
+    let e = open(dir.path(), &cat);
+    e.write_lines(
+        BUCKET,
+        b"m,h=a v=1 1\nm,h=b v=2 2",
+        Precision::Nanoseconds,
+        NOW,
+    )
+    .unwrap();
+    let (b, id) = e.shards()[0];
+    e.delete(b, 2, 2, &parse_delete_predicate(r#"h="b""#).unwrap())
+        .unwrap();
+    e.write_lines(BUCKET, b"m,h=c v=3 3", Precision::Nanoseconds, NOW)
+        .unwrap();
+    let files = e.shard_snapshot(b, id).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].extension().is_some_and(|x| x == "tsm"));
+    e.reload_shard(b, id).unwrap();
+    let keys: Vec<_> = e
+        .read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+        .map(|s| s.unwrap().series_key)
+        .collect();
+    assert_eq!(keys, vec!["m,h=a".to_string(), "m,h=c".to_string()]);
+}
+
+#[test]
 fn parse_errors_reject_the_body_with_line_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let e = open(dir.path(), &catalog());
