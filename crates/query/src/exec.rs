@@ -126,7 +126,7 @@ pub struct Stream {
 
 #[derive(Clone)]
 pub enum StreamData {
-    Pending(Pending),
+    Pending(Box<Pending>),
     Tables(Arc<Vec<Table>>),
 }
 

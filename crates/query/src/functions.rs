@@ -224,14 +224,14 @@ fn pending(a: &Args) -> R<Option<(Arc<Stream>, Pending)>> {
     let s = a.stream()?;
     if let StreamData::Pending(p) = &s.data {
         let p = p.clone();
-        return Ok(Some((s, p)));
+        return Ok(Some((s, *p)));
     }
     Ok(None)
 }
 
 fn with_pending(p: Pending, bounds: Option<(i64, i64)>) -> Value {
     Value::Stream(Arc::new(Stream {
-        data: StreamData::Pending(p),
+        data: StreamData::Pending(Box::new(p)),
         yielded: false,
         bounds,
     }))
@@ -425,7 +425,7 @@ fn filter(it: &mut Interp<'_>, a: &Args) -> R<Value> {
             });
             match rest {
                 // Everything went to storage.
-                None => return Ok(with_pending(p, stream.bounds)),
+                None => return Ok(with_pending(*p, stream.bounds)),
                 // The conjuncts storage cannot test run in memory on what it returns.
                 Some(rest) => {
                     f = rest;
@@ -2170,7 +2170,7 @@ fn schema(it: &mut Interp<'_>, a: &Args) -> R<Value> {
         span: a.span,
     };
     let st = Stream {
-        data: StreamData::Pending(pend),
+        data: StreamData::Pending(Box::new(pend)),
         yielded: false,
         bounds: Some((start, stop)),
     };

@@ -841,9 +841,9 @@ fn window_then_aggregate_is_pushed_down_with_storage_shape() {
         assert_eq!(x.key, y.key);
     }
     // createEmpty windows count 0; selectors after window stay in memory but agree.
-    let r = run(&format!(
-        "from(bucket: \"b\") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:08:00Z) |> filter(fn: (r) => r.host == \"b\") |> window(every: 2m, createEmpty: true) |> count()"
-    ));
+    let r = run(
+        "from(bucket: \"b\") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:08:00Z) |> filter(fn: (r) => r.host == \"b\") |> window(every: 2m, createEmpty: true) |> count()",
+    );
     let counts: Vec<Value> = r[0]
         .tables
         .iter()
