@@ -112,6 +112,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
+        let shutdown = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(args.http_bind_address)
             .await
             .with_context(|| format!("binding {}", args.http_bind_address))?;
@@ -126,7 +127,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(path) = &args.listener_file {
             write_listener_file(path, addr)?;
         }
-        server::serve(listener, cfg, shutdown_signal())
+        server::serve(listener, cfg, shutdown)
             .await
             .map_err(anyhow::Error::from)
     })
@@ -139,27 +140,16 @@ fn write_listener_file(path: &std::path::Path, addr: SocketAddr) -> anyhow::Resu
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
+/// Completes on SIGINT or SIGTERM. The handlers are registered here, before the caller announces
+/// the listening address, so a signal sent as soon as the server is reachable is never missed.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("received SIGINT, shutting down"),
+            _ = term.recv() => tracing::info!("received SIGTERM, shutting down"),
         }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("received SIGINT, shutting down"),
-        _ = term => tracing::info!("received SIGTERM, shutting down"),
-    }
+    })
 }

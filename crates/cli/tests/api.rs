@@ -795,6 +795,107 @@ async fn orgs_users_authorizations_dbrps() {
     assert!(r.json().as_array().is_some_and(|a| {
         a.contains(&json!({"action": "write", "resource": {"type": "authorizations"}}))
     }));
+    // Memberships: admin owns the org; bob joins as a member, reads through a session, leaves.
+    let r = srv
+        .call("GET", &format!("/api/v2/orgs/{}/owners", s.org_id), t, None)
+        .await;
+    r.status(200);
+    assert_eq!(r.json()["users"][0]["name"], "admin");
+    assert_eq!(r.json()["users"][0]["role"], "owner");
+    assert_eq!(
+        r.json()["links"]["self"],
+        format!("/api/v2/orgs/{}/owners", s.org_id)
+    );
+    let r = srv
+        .call(
+            "POST",
+            &format!("/api/v2/orgs/{}/members", s.org_id),
+            t,
+            Some(json!({"id": bob})),
+        )
+        .await;
+    r.status(201);
+    assert_eq!(r.json()["role"], "member");
+    assert_eq!(r.json()["name"], "bob");
+    srv.call(
+        "POST",
+        &format!("/api/v2/orgs/{}/members", s.org_id),
+        t,
+        Some(json!({"id": bob})),
+    )
+    .await
+    .error(422, "conflict");
+    srv.call(
+        "POST",
+        &format!("/api/v2/orgs/{}/members", s.org_id),
+        t,
+        Some(json!({})),
+    )
+    .await
+    .error(400, "invalid")
+    .message("user id missing or invalid");
+    srv.call("GET", "/api/v2/orgs/0000000000000abc/members", t, None)
+        .await
+        .error(404, "not found");
+    let r = srv
+        .call(
+            "GET",
+            &format!("/api/v2/orgs/{}/members", s.org_id),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["users"][0]["id"], bob.as_str());
+    let r = srv
+        .req(reqwest::Method::POST, "/api/v2/signin")
+        .basic_auth("bob", Some("bobs-password"))
+        .send()
+        .await
+        .expect("send");
+    let r = common::Resp::from(r).await;
+    let bob_cookie = r
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_default()
+        .to_string();
+    let r = common::Resp::from(
+        srv.req(reqwest::Method::GET, "/api/v2/buckets")
+            .header("Cookie", bob_cookie.clone())
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    r.status(200);
+    assert_eq!(r.json()["buckets"].as_array().map(Vec::len), Some(3));
+    common::Resp::from(
+        srv.req(reqwest::Method::POST, "/api/v2/buckets")
+            .header("Cookie", bob_cookie)
+            .json(&json!({"orgID": s.org_id, "name": "bobs"}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await
+    .error(401, "unauthorized");
+    srv.call(
+        "DELETE",
+        &format!("/api/v2/orgs/{}/members/{bob}", s.org_id),
+        t,
+        None,
+    )
+    .await
+    .status(204);
+    let r = srv
+        .call(
+            "GET",
+            &format!("/api/v2/orgs/{}/members", s.org_id),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["users"], json!([]));
+
     let r = srv.call("GET", "/api/v2/users?name=bob", t, None).await;
     assert_eq!(r.json()["users"][0]["id"], bob.as_str());
     let r = srv.call("GET", "/api/v2/me", t, None).await;

@@ -9,6 +9,7 @@ pub mod authorizations;
 pub mod buckets;
 pub mod dbrps;
 pub mod health;
+pub mod members;
 pub mod orgs;
 pub mod paging;
 pub mod setup;
@@ -118,6 +119,17 @@ pub fn router() -> Router<App> {
                 .patch(dbrps::update)
                 .delete(dbrps::delete),
         );
+    for (base, kind) in [
+        ("/api/v2/orgs/{id}/members", members::ORG_MEMBERS),
+        ("/api/v2/orgs/{id}/owners", members::ORG_OWNERS),
+        ("/api/v2/buckets/{id}/members", members::BUCKET_MEMBERS),
+        ("/api/v2/buckets/{id}/owners", members::BUCKET_OWNERS),
+    ] {
+        let (list_add, del) = members::routes(kind);
+        r = r
+            .route(base, list_add)
+            .route(&format!("{base}/{{userID}}"), del);
+    }
     for (methods, path) in NOT_IMPLEMENTED {
         r = r.route(path, method_router(methods));
     }
