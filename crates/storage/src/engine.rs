@@ -865,7 +865,12 @@ impl Inner {
             {
                 s.snapshot()?;
             }
-            s.compact(false, self.cfg.compact_threshold)?;
+            // A few level compactions per tick; the rest wait for the next one.
+            for _ in 0..4 {
+                if s.compact(false, self.cfg.compact_threshold)?.is_none() {
+                    break;
+                }
+            }
             if idle >= self.cfg.compact_full_write_cold {
                 s.compact(true, self.cfg.compact_threshold)?;
             }

@@ -11,7 +11,8 @@
 //! cache aside, write a TSM file of a new generation with sequence 1 (`.tsm.tmp`, fsync, rename,
 //! directory fsync), then drop the snapshot and the WAL segments it covered.
 //!
-//! Compaction merges files into the highest input generation with sequence `max + 1`
+//! Compaction (level-planned, see [`Shard::compact`]) merges consecutive files into the highest
+//! input generation with sequence `max + 1`
 //! (newest file wins on equal timestamps, tombstones applied), written the same crash-safe way;
 //! inputs and their tombstones are deleted only after the output is durable. A crash between
 //! leaves inputs beside an output holding the same data, which reads merge identically.
@@ -372,17 +373,27 @@ impl Shard {
         Ok(Some(f))
     }
 
-    /// Merges TSM files: all of them when `full`, else when at least `threshold` files exist.
-    /// Returns the output path when a compaction ran.
+    /// Merges TSM files. `full`: all files into one (when there are several, or tombstones to
+    /// purge). Otherwise by level, as InfluxDB's planner: the first run of at least `threshold`
+    /// consecutive files of one level (level = sequence, capped at 4) is merged (at most
+    /// `2 * threshold` of them) into the next level. Inputs are always consecutive in file
+    /// order, so the output's name (highest input generation, highest sequence + 1) keeps
+    /// "newer file wins" true. Returns the output path when a compaction ran.
     pub fn compact(&self, full: bool, threshold: usize) -> Result<Option<PathBuf>, ShardError> {
         let _m = self.maint.lock();
-        let inputs = self.files();
-        let needed = if full {
-            inputs.len() > 1 || inputs.iter().any(|f| f.has_tombstones())
+        let files = self.files();
+        let inputs: Vec<Arc<TsmFile>> = if full {
+            if files.len() > 1 || files.iter().any(|f| f.has_tombstones()) {
+                files
+            } else {
+                Vec::new()
+            }
         } else {
-            inputs.len() >= threshold.max(2)
+            plan_level(&files, threshold)
+                .map(|r| files[r].to_vec())
+                .unwrap_or_default()
         };
-        if !needed || inputs.is_empty() {
+        if inputs.is_empty() {
             return Ok(None);
         }
         let generation = inputs.iter().map(|f| f.generation()).max().unwrap_or(1);
@@ -520,6 +531,29 @@ impl Shard {
     }
 }
 
+/// The level of a file: its sequence, capped at 4 (InfluxDB's "full" level).
+pub fn level(f: &TsmFile) -> u64 {
+    f.sequence().min(4)
+}
+
+/// The files (a range of `files`, in file order) of the next level compaction, if any.
+pub fn plan_level(files: &[Arc<TsmFile>], threshold: usize) -> Option<std::ops::Range<usize>> {
+    let t = threshold.max(2);
+    let mut i = 0;
+    while i < files.len() {
+        let l = level(&files[i]);
+        let mut j = i;
+        while j < files.len() && level(&files[j]) == l {
+            j += 1;
+        }
+        if j - i >= t {
+            return Some(i..i + (j - i).min(2 * t));
+        }
+        i = j;
+    }
+    None
+}
+
 fn merge_into(acc: &mut Option<Values>, newer: Values) {
     match acc {
         None => *acc = Some(newer),
@@ -531,5 +565,118 @@ fn merge_into(acc: &mut Option<Values>, newer: Values) {
                 *a = newer;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(dir: &Path) -> Shard {
+        Shard::open(
+            1,
+            1,
+            &dir.join("data"),
+            &dir.join("wal"),
+            MemoryBudget::new(0),
+            wal::SEGMENT_SIZE,
+        )
+        .unwrap()
+    }
+
+    fn names(s: &Shard) -> Vec<String> {
+        s.files()
+            .iter()
+            .map(|f| f.path().file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn level_compactions_keep_newest_values_and_name_files_as_influxdb() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = shard(dir.path());
+        // Nine snapshots, each overwriting time 0 and adding its own time.
+        for g in 1..=9i64 {
+            s.write_batch(vec![(
+                b"m#!~#v".to_vec(),
+                Values::Integer(vec![(0, g), (g, g)]),
+            )])
+            .unwrap();
+            s.snapshot().unwrap();
+        }
+        assert_eq!(names(&s).len(), 9);
+        // Level 1 -> 2: the first run of >= 4 level-1 files (up to 8) is merged.
+        let out = s.compact(false, 4).unwrap().unwrap();
+        assert_eq!(out.file_name().unwrap(), "000000008-000000002.tsm");
+        assert_eq!(
+            names(&s),
+            vec!["000000008-000000002.tsm", "000000009-000000001.tsm"]
+        );
+        assert_eq!(s.compact(false, 4).unwrap(), None);
+        let want = Values::Integer((0..=9).map(|t| (t, if t == 0 { 9 } else { t })).collect());
+        assert_eq!(
+            s.read(b"m#!~#v", i64::MIN, i64::MAX).unwrap(),
+            Some(want.clone())
+        );
+        // Full: everything into one file of the highest generation.
+        let out = s.compact(true, 4).unwrap().unwrap();
+        assert_eq!(out.file_name().unwrap(), "000000009-000000003.tsm");
+        assert_eq!(names(&s), vec!["000000009-000000003.tsm"]);
+        drop(s);
+        let s = shard(dir.path());
+        assert_eq!(s.read(b"m#!~#v", i64::MIN, i64::MAX).unwrap(), Some(want));
+    }
+
+    #[test]
+    fn crash_between_compaction_rename_and_input_removal_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = shard(dir.path());
+        for g in 1..=2i64 {
+            s.write_batch(vec![(
+                b"m#!~#v".to_vec(),
+                Values::Float(vec![(0, g as f64), (g, 1.0)]),
+            )])
+            .unwrap();
+            s.snapshot().unwrap();
+        }
+        let inputs: Vec<(PathBuf, Vec<u8>)> = s
+            .files()
+            .iter()
+            .map(|f| (f.path().to_path_buf(), fs::read(f.path()).unwrap()))
+            .collect();
+        s.compact(true, 4).unwrap().unwrap();
+        drop(s);
+        // Put the inputs back as if the process died before deleting them.
+        for (p, b) in &inputs {
+            fs::write(p, b).unwrap();
+        }
+        fs::write(
+            dir.path().join("data").join("000000003-000000001.tsm.tmp"),
+            b"partial",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("data").join("000000004-000000001.tsm"),
+            b"\x16\xd1\x16\xd1\x01garbage",
+        )
+        .unwrap();
+        let s = shard(dir.path());
+        assert_eq!(names(&s).len(), 3);
+        assert!(
+            dir.path()
+                .join("data")
+                .join("000000004-000000001.tsm.bad")
+                .exists()
+        );
+        assert!(
+            !dir.path()
+                .join("data")
+                .join("000000003-000000001.tsm.tmp")
+                .exists()
+        );
+        assert_eq!(
+            s.read(b"m#!~#v", i64::MIN, i64::MAX).unwrap(),
+            Some(Values::Float(vec![(0, 2.0), (1, 1.0), (2, 1.0)]))
+        );
     }
 }
