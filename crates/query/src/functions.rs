@@ -1214,42 +1214,6 @@ fn selector(a: &Args, tables: &[Table], column: &str, name: &str) -> R<Vec<Table
     Ok(out)
 }
 
-/// t-digest estimate as InfluxDB's tdigest computes it while every value is its own centroid
-/// (exact for the data sizes where compression merges nothing).
-fn tdigest_estimate(sorted: &[f64], q: f64) -> f64 {
-    let n = sorted.len();
-    if n == 1 {
-        return sorted[0];
-    }
-    let index = q * n as f64;
-    if index <= 0.5 {
-        return sorted[0];
-    }
-    // cumulative[i] = i + 0.5, cumulative[n] = n
-    let cumulative = |i: usize| if i == n { n as f64 } else { i as f64 + 0.5 };
-    let mut lower = 0;
-    while lower <= n && cumulative(lower) < index {
-        lower += 1;
-    }
-    if lower < n {
-        let z1 = index - cumulative(lower - 1);
-        let z2 = cumulative(lower) - index;
-        weighted_average(sorted[lower - 1], z2, sorted[lower], z1)
-    } else {
-        sorted[n - 1]
-    }
-}
-
-fn weighted_average(x1: f64, w1: f64, x2: f64, w2: f64) -> f64 {
-    let (x1, w1, x2, w2) = if x1 <= x2 {
-        (x1, w1, x2, w2)
-    } else {
-        (x2, w2, x1, w1)
-    };
-    let x = (x1 * w1 + x2 * w2) / (w1 + w2);
-    x1.max(x.min(x2))
-}
-
 fn quantile(a: &Args, tables: &[Table], column: &str) -> R<Vec<Table>> {
     let q = if a.name == "median" {
         0.5
@@ -1293,7 +1257,17 @@ fn quantile(a: &Args, tables: &[Table], column: &str) -> R<Vec<Table>> {
                         Value::Float(sorted[lo] * (1.0 - d) + sorted[hi] * d)
                     }
                 } else {
-                    Value::Float(tdigest_estimate(&sorted, q))
+                    let compression = match a.float("compression")? {
+                        Some(c) if c > 0.0 => c,
+                        _ => 1000.0,
+                    };
+                    let mut td = crate::tdigest::TDigest::new(compression);
+                    for v in &c.values {
+                        if let Some(x) = as_f64(v) {
+                            td.add(x, 1.0);
+                        }
+                    }
+                    Value::Float(td.quantile(q))
                 };
                 out.push(agg_table(t, column, DataType::Float, v));
             }

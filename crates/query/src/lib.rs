@@ -12,6 +12,7 @@ pub mod functions;
 pub mod pretty;
 pub mod source;
 pub mod table;
+pub mod tdigest;
 pub mod time;
 pub mod value;
 
