@@ -523,9 +523,10 @@ impl Interp<'_> {
             ));
         }
         let tables = self.materialize(s)?;
+        let tables = Arc::try_unwrap(tables).unwrap_or_else(|shared| shared.as_ref().clone());
         self.results.push(ResultSet {
             name: name.to_string(),
-            tables: tables.as_ref().clone(),
+            tables,
         });
         Ok(())
     }

@@ -1,9 +1,46 @@
 //! Flux queries for ironflux: the language, the table model, the executor and the
 //! annotated-CSV encoder that `POST /api/v2/query` answers with.
 //!
-//! Entry points: [`execute`] runs a script against a [`source::Source`] and returns its
-//! results; [`csv::write_results`] encodes them. Errors carry an InfluxDB error code
-//! ([`QueryError::code`]) so a server can map them to HTTP statuses.
+//! * [`execute`] parses and runs a script against a [`source::Source`] (the storage edge) and
+//!   returns its results, one [`ResultSet`] per `yield`.
+//! * [`csv::write_results`] writes them as InfluxDB's annotated CSV for a [`csv::Dialect`];
+//!   [`csv::write_error`] writes an error that happens after the body began.
+//! * [`flux::extern_ast::to_source`] turns a request's `extern` AST into Flux for
+//!   [`Options::prelude`]; [`pretty::write_results`] prints results as `influx query` does.
+//! * Errors carry InfluxDB's code ([`QueryError::code`]) for the HTTP status.
+//!
+//! ```
+//! use query::csv::{Annotation, Dialect, write_results};
+//! use query::source::{BucketInfo, MemSeries, MemSource, SeriesValues};
+//! use query::{Options, execute};
+//!
+//! let source = MemSource {
+//!     buckets: vec![(
+//!         BucketInfo {
+//!             name: "b".into(),
+//!             id: "0000000000000001".into(),
+//!             organization_id: "0000000000000002".into(),
+//!             retention_period: 0,
+//!             retention_policy: "infinite".into(),
+//!         },
+//!         vec![MemSeries {
+//!             tags: vec![("_measurement".into(), "cpu".into()), ("_field".into(), "v".into())],
+//!             times: vec![1_000_000_000, 2_000_000_000],
+//!             values: SeriesValues::Float(vec![1.5, 2.5]),
+//!         }],
+//!     )],
+//! };
+//! let options = Options { now: 10_000_000_000, ..Options::default() };
+//! let results = execute("from(bucket: \"b\") |> range(start: 0) |> mean()", &source, &options)?;
+//! let dialect = Dialect {
+//!     annotations: vec![Annotation::Datatype, Annotation::Group, Annotation::Default],
+//!     ..Dialect::default()
+//! };
+//! let mut body = Vec::new();
+//! write_results(&mut body, &results, &dialect)?;
+//! assert!(String::from_utf8(body)?.contains(",,0,1970-01-01T00:00:00Z,1970-01-01T00:00:10Z,2,v,cpu\r\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod csv;
 pub mod exec;
