@@ -13,7 +13,7 @@ async fn python_influxdb_client_tenancy() {
     let python = std::env::var("IRONFLUX_PYTHON").unwrap_or_else(|_| {
         panic!(
             "IRONFLUX_PYTHON is not set: point it at a Python with `influxdb-client` installed \
-             (python3 -m venv VENV && VENV/bin/pip install influxdb-client; \
+             (python3 -m venv VENV && VENV/bin/pip install -r crates/cli/tests/python/requirements.txt; \
              IRONFLUX_PYTHON=VENV/bin/python)"
         )
     });
