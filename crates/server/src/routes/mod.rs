@@ -21,7 +21,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::routing::{MethodRouter, any, get, post};
+use axum::routing::{MethodFilter, MethodRouter, any, get, post};
 use serde::de::DeserializeOwned;
 
 use crate::App;
@@ -54,11 +54,14 @@ async fn not_implemented(_auth: Auth) -> ApiError {
 fn method_router(methods: &str) -> MethodRouter<App> {
     let mut r = MethodRouter::new();
     for m in methods.split('|') {
-        r = match m {
-            "GET" => r.get(not_implemented),
-            "POST" => r.post(not_implemented),
-            _ => r.on(axum::routing::MethodFilter::PUT, not_implemented),
+        let filter = match m {
+            "GET" => MethodFilter::GET,
+            "PUT" => MethodFilter::PUT,
+            "PATCH" => MethodFilter::PATCH,
+            "DELETE" => MethodFilter::DELETE,
+            _ => MethodFilter::POST,
         };
+        r = r.on(filter, not_implemented);
     }
     r
 }
