@@ -566,7 +566,8 @@ impl Interp<'_> {
                         w.create_empty,
                         "_time",
                     )?,
-                    (Some(w), Some(_)) => functions::split_windows(&tables, start, stop, w),
+                    (Some(w), Some(_)) => functions::split_windows(&tables, start, stop, w)
+                        .map_err(|m| invalid(p.span, m))?,
                 };
                 self.limits.check_memory(&tables, self.held_bytes())?;
                 Ok(Arc::new(tables))
@@ -1077,23 +1078,26 @@ pub fn resolve_time(v: &Value, now: i64) -> Option<i64> {
     }
 }
 
-/// The windows `[k*every+offset, +period)` overlapping `[start, stop)`, clipped to it.
+/// Most windows one call may produce; beyond it a query fails instead of exhausting memory.
+pub const MAX_WINDOWS: usize = 5_000_000;
+
+/// The windows `[k*every+offset, +period)` overlapping `[start, stop)`, clipped to it; an
+/// error when there would be more than [`MAX_WINDOWS`].
 pub fn window_bounds(
     start: i64,
     stop: i64,
     every: Duration,
     period: Duration,
     offset: Duration,
-) -> Vec<(i64, i64)> {
+) -> Result<Vec<(i64, i64)>, String> {
     let mut out = Vec::new();
     if stop <= start {
-        return out;
+        return Ok(out);
     }
     if every.nanos == i64::MAX && every.months == 0 {
         out.push((start, stop));
-        return out;
+        return Ok(out);
     }
-    // Index of a window start at or before `start`.
     let window_start = |k: i64| -> i64 {
         if every.months != 0 {
             offset
@@ -1103,18 +1107,21 @@ pub fn window_bounds(
             offset.add_to(k.saturating_mul(every.nanos))
         }
     };
-    let mut k = if every.months != 0 {
-        month_index(start) / every.months.max(1) - 1
-    } else if every.nanos > 0 {
+    // Index of a window starting at or before `start`.
+    let mut k = if every.months > 0 {
+        month_index(start).div_euclid(every.months) - 1
+    } else if every.months == 0 && every.nanos > 0 {
         (start.saturating_sub(offset.add_to(0))).div_euclid(every.nanos) - 1
     } else {
-        return out;
+        return Err(format!("window every {every} must be positive"));
     };
-    // Step back while an earlier window still reaches into the range (period > every).
-    while period.add_to(window_start(k)) > start && k > i64::MIN / 2 {
+    while window_start(k) > start && k > i64::MIN / 2 {
         k -= 1;
     }
-    let mut guard = 0usize;
+    // Step back while an earlier window still reaches into the range (period > every).
+    while period.add_to(window_start(k - 1)) > start && k > i64::MIN / 2 {
+        k -= 1;
+    }
     loop {
         let ws = window_start(k);
         if ws >= stop {
@@ -1122,15 +1129,16 @@ pub fn window_bounds(
         }
         let we = period.add_to(ws);
         if we > start {
+            if out.len() >= MAX_WINDOWS {
+                return Err(format!(
+                    "window every {every} gives more than {MAX_WINDOWS} windows over the range"
+                ));
+            }
             out.push((ws.max(start), we.min(stop)));
         }
         k += 1;
-        guard += 1;
-        if guard > 10_000_000 {
-            break;
-        }
     }
-    out
+    Ok(out)
 }
 
 /// Aggregates the values of one window for a pushed-down aggregate; returns the value and,

@@ -877,8 +877,13 @@ fn window_pushable(a: &Args) -> R<bool> {
 /// Turns window-aggregate tables read with `_time` = window start (one row per window) into
 /// one table per window without `_time`, `_start`/`_stop` being the (clipped) window, as
 /// InfluxDB answers a pushed-down `window() |> aggregate()`.
-pub fn split_windows(tables: &[Table], start: i64, stop: i64, w: &PendingWindow) -> Vec<Table> {
-    let bounds = window_bounds(start, stop, w.every, w.every, w.offset);
+pub fn split_windows(
+    tables: &[Table],
+    start: i64,
+    stop: i64,
+    w: &PendingWindow,
+) -> Result<Vec<Table>, String> {
+    let bounds = window_bounds(start, stop, w.every, w.every, w.offset)?;
     let mut out = Vec::new();
     for t in tables {
         let Some(ti) = t.col_index("_time") else {
@@ -898,7 +903,7 @@ pub fn split_windows(tables: &[Table], start: i64, stop: i64, w: &PendingWindow)
             out.push(nt);
         }
     }
-    out
+    Ok(out)
 }
 
 fn window(it: &mut Interp<'_>, a: &Args, tables: &[Table]) -> R<Vec<Table>> {
@@ -974,7 +979,7 @@ pub fn window_tables(
         let windows = if inf {
             vec![(start, stop)]
         } else {
-            window_bounds(start, stop, every, period, offset)
+            window_bounds(start, stop, every, period, offset).map_err(err)?
         };
         for (ws, we) in windows {
             // Unclipped window bounds decide membership; the clipped ones go into the key.

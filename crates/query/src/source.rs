@@ -348,7 +348,7 @@ pub fn window_aggregate_table(
     tags: &[(String, String)],
     value_type: DataType,
     results: &[WindowResult],
-) -> Option<Table> {
+) -> Result<Option<Table>, SourceError> {
     let out_ty = match agg.kind {
         AggregateKind::Count => DataType::Int,
         AggregateKind::Mean => DataType::Float,
@@ -356,7 +356,8 @@ pub fn window_aggregate_table(
     };
     let windows: Vec<(i64, i64)> = match agg.every {
         None => vec![(start, stop)],
-        Some(every) => crate::exec::window_bounds(start, stop, every, every, agg.offset),
+        Some(every) => crate::exec::window_bounds(start, stop, every, every, agg.offset)
+            .map_err(SourceError::Other)?,
     };
     let mut out_times = Vec::new();
     let mut out_values = Vec::new();
@@ -386,17 +387,17 @@ pub fn window_aggregate_table(
         out_values.push(value);
     }
     if out_values.is_empty() {
-        return None;
+        return Ok(None);
     }
     let has_time = agg.time_source.is_some() || agg.kind.is_selector();
-    Some(build(
+    Ok(Some(build(
         start,
         stop,
         tags,
         has_time.then_some(out_times),
         out_ty,
         out_values,
-    ))
+    )))
 }
 
 /// Computes a window aggregate over a raw series table (as made by [`series_table`]) and
@@ -446,7 +447,8 @@ pub fn aggregate_series(
         .collect();
     let windows: Vec<(i64, i64)> = match req.every {
         None => vec![(start, stop)],
-        Some(every) => crate::exec::window_bounds(start, stop, every, every, req.offset),
+        Some(every) => crate::exec::window_bounds(start, stop, every, every, req.offset)
+            .map_err(SourceError::Other)?,
     };
     let mut results = Vec::new();
     let mut lo = 0usize;
@@ -468,9 +470,7 @@ pub fn aggregate_series(
             });
         }
     }
-    Ok(window_aggregate_table(
-        req, start, stop, &tags, ty, &results,
-    ))
+    window_aggregate_table(req, start, stop, &tags, ty, &results)
 }
 
 /// One series held by [`MemSource`].
@@ -619,6 +619,7 @@ mod tests {
             time: None,
         }];
         let t = window_aggregate_table(&agg, 5 * S, 35 * S, &tags(), DataType::Float, &results)
+            .unwrap()
             .unwrap();
         let v = &t.column("_value").unwrap().values;
         assert_eq!(
@@ -643,10 +644,13 @@ mod tests {
             time: Some(33 * S),
         }];
         let t = window_aggregate_table(&bare, 5 * S, 35 * S, &tags(), DataType::Float, &results)
+            .unwrap()
             .unwrap();
         assert_eq!(t.column("_time").unwrap().values, vec![Value::Time(33 * S)]);
         assert!(
-            window_aggregate_table(&bare, 5 * S, 35 * S, &tags(), DataType::Float, &[]).is_none()
+            window_aggregate_table(&bare, 5 * S, 35 * S, &tags(), DataType::Float, &[])
+                .unwrap()
+                .is_none()
         );
     }
 

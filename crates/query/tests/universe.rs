@@ -412,3 +412,27 @@ fn calendar_month_windows() {
         ))
     );
 }
+
+#[test]
+fn windows_before_1970_and_window_limits() {
+    let script = "import \"array\"\n\
+        array.from(rows: [{_time: 1969-11-15T00:00:00Z, _value: 1.0}, {_time: 1969-12-31T23:59:59Z, _value: 2.0}, {_time: 1970-01-01T00:00:00Z, _value: 4.0}])\n\
+          |> range(start: 1969-11-01T00:00:00Z, stop: 1970-02-01T00:00:00Z)\n\
+          |> aggregateWindow(every: 1mo, fn: sum, createEmpty: false, timeSrc: \"_start\")";
+    let res = execute(script, &MemSource::default(), &Options::default()).unwrap();
+    let t = &res[0].tables[0];
+    assert_eq!(
+        t.column("_value").unwrap().values,
+        vec![Value::Float(1.0), Value::Float(2.0), Value::Float(4.0)]
+    );
+    assert_eq!(
+        t.column("_time").unwrap().values[1],
+        Value::Time(query::time::parse_rfc3339("1969-12-01T00:00:00Z").unwrap())
+    );
+    let script = "import \"array\"\n\
+        array.from(rows: [{_time: 2021-01-01T00:00:00Z, _value: 1.0}])\n\
+          |> range(start: 2000-01-01T00:00:00Z, stop: 2021-02-01T00:00:00Z)\n\
+          |> aggregateWindow(every: 1ms, fn: sum)";
+    let e = execute(script, &MemSource::default(), &Options::default()).unwrap_err();
+    assert!(e.to_string().contains("windows"), "{e}");
+}
