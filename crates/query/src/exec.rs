@@ -1141,6 +1141,32 @@ pub fn window_bounds(
     Ok(out)
 }
 
+/// The start of the window `[k*every+offset, +every)` holding `t` (before clipping).
+pub fn window_start_of(t: i64, every: Duration, offset: Duration) -> i64 {
+    if every.months == 0 {
+        let off = offset.add_to(0);
+        let n = every.nanos.max(1);
+        return t
+            .saturating_sub(off)
+            .div_euclid(n)
+            .saturating_mul(n)
+            .saturating_add(off);
+    }
+    let ws = |k: i64| {
+        offset
+            .add_to(add_months(0, k.saturating_mul(every.months)))
+            .saturating_add(every.nanos.saturating_mul(k))
+    };
+    let mut k = month_index(t).div_euclid(every.months.max(1));
+    while ws(k) > t && k > i64::MIN / 2 {
+        k -= 1;
+    }
+    while ws(k + 1) <= t && k < i64::MAX / 2 {
+        k += 1;
+    }
+    ws(k)
+}
+
 /// Aggregates the values of one window for a pushed-down aggregate; returns the value and,
 /// for selectors, the time of the selected point.
 pub fn aggregate_values(

@@ -356,6 +356,14 @@ pub fn window_aggregate_table(
     };
     let windows: Vec<(i64, i64)> = match agg.every {
         None => vec![(start, stop)],
+        // Without empty windows only the windows that hold points matter.
+        Some(every) if !agg.create_empty => results
+            .iter()
+            .map(|r| {
+                let ws = crate::exec::window_start_of(r.start, every, agg.offset);
+                (ws.max(start), every.add_to(ws).min(stop))
+            })
+            .collect(),
         Some(every) => crate::exec::window_bounds(start, stop, every, every, agg.offset)
             .map_err(SourceError::Other)?,
     };
@@ -447,6 +455,17 @@ pub fn aggregate_series(
         .collect();
     let windows: Vec<(i64, i64)> = match req.every {
         None => vec![(start, stop)],
+        Some(every) if !req.create_empty => {
+            // The windows holding points, found from the points themselves.
+            let mut w: Vec<(i64, i64)> = Vec::new();
+            for &t in &times {
+                let ws = crate::exec::window_start_of(t, every, req.offset);
+                if w.last().is_none_or(|l| l.0 != ws.max(start)) {
+                    w.push((ws.max(start), every.add_to(ws).min(stop)));
+                }
+            }
+            w
+        }
         Some(every) => crate::exec::window_bounds(start, stop, every, every, req.offset)
             .map_err(SourceError::Other)?,
     };

@@ -436,3 +436,47 @@ fn windows_before_1970_and_window_limits() {
     let e = execute(script, &MemSource::default(), &Options::default()).unwrap_err();
     assert!(e.to_string().contains("windows"), "{e}");
 }
+
+#[test]
+fn sparse_points_over_a_long_range_without_empty_windows() {
+    use query::source::{BucketInfo, MemSeries, SeriesValues};
+    let t = |s: &str| query::time::parse_rfc3339(s).unwrap();
+    let src = MemSource {
+        buckets: vec![(
+            BucketInfo {
+                name: "b".into(),
+                id: "1".into(),
+                organization_id: "2".into(),
+                retention_period: 0,
+                retention_policy: String::new(),
+            },
+            vec![MemSeries {
+                tags: vec![
+                    ("_measurement".into(), "m".into()),
+                    ("_field".into(), "f".into()),
+                ],
+                times: vec![
+                    t("2001-01-01T00:00:00.5Z"),
+                    t("2001-01-01T00:00:00.7Z"),
+                    t("2020-06-01T00:00:00Z"),
+                ],
+                values: SeriesValues::Int(vec![1, 2, 3]),
+            }],
+        )],
+    };
+    let res = execute(
+        "from(bucket: \"b\") |> range(start: 2000-01-01T00:00:00Z, stop: 2021-01-01T00:00:00Z) |> aggregateWindow(every: 1ms, fn: sum, createEmpty: false)",
+        &src,
+        &Options::default(),
+    )
+    .unwrap();
+    let tb = &res[0].tables[0];
+    assert_eq!(
+        tb.column("_value").unwrap().values,
+        vec![Value::Int(1), Value::Int(2), Value::Int(3)]
+    );
+    assert_eq!(
+        tb.column("_time").unwrap().values[0],
+        Value::Time(t("2001-01-01T00:00:00.501Z"))
+    );
+}
