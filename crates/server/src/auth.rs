@@ -156,6 +156,15 @@ impl Auth {
     pub fn is_operator(&self) -> bool {
         Permission::operator_set().iter().all(|p| self.allowed(p))
     }
+
+    /// InfluxDB's `IsAllowedAll(OperPermissions())`, which backup and restore demand: 401 naming
+    /// the first missing permission (`read:authorizations is unauthorized` for an org's
+    /// all-access token).
+    pub fn require_operator(&self) -> Result<(), ApiError> {
+        Permission::operator_set()
+            .iter()
+            .try_for_each(|p| self.require(p))
+    }
 }
 
 /// A signed-in user's session.
@@ -411,6 +420,27 @@ mod tests {
             id(5)
         )));
         assert_eq!(me_perms(id(5)).len(), 2);
+    }
+
+    #[test]
+    fn operator_check_names_the_first_missing_permission() {
+        let caller = |perms| Auth {
+            credential: Credential::Token { auth_id: id(1) },
+            user_id: None,
+            org_id: None,
+            perms,
+        };
+        assert!(
+            caller(Permission::operator_set())
+                .require_operator()
+                .is_ok()
+        );
+        let all_access = caller(Permission::owner_set(id(9)));
+        assert!(!all_access.is_operator());
+        assert_eq!(
+            all_access.require_operator().err().map(|e| e.message),
+            Some("read:authorizations is unauthorized".to_string())
+        );
     }
 
     #[test]
