@@ -41,6 +41,20 @@ fn main() {
             s.into_bytes()
         })
         .collect();
+    let parse_start = Instant::now();
+    let parsed: usize = bodies
+        .iter()
+        .map(|b| {
+            storage::points::parse_lines(b, Precision::Nanoseconds, base)
+                .filter(|r| r.is_ok())
+                .count()
+        })
+        .sum();
+    let pdt = parse_start.elapsed();
+    println!(
+        "parse only (1 thread): {parsed} points in {pdt:.2?}: {:.0} points/s",
+        parsed as f64 / pdt.as_secs_f64()
+    );
     let next = std::sync::atomic::AtomicUsize::new(0);
     let start = Instant::now();
     std::thread::scope(|s| {

@@ -211,7 +211,13 @@ impl Cache {
         if g.store.is_empty() {
             return g.snapshot.clone();
         }
-        let store = std::mem::take(&mut g.store);
+        // Keep the table size: the next interval writes about as many keys, and growing a
+        // table from empty rehashes every key several times.
+        let cap = g.store.len();
+        let store = std::mem::replace(
+            &mut g.store,
+            foldhash::HashMap::with_capacity_and_hasher(cap, Default::default()),
+        );
         let bytes = std::mem::take(&mut g.store_bytes);
         let mut map: foldhash::HashMap<Vec<u8>, Values> = foldhash::HashMap::default();
         if let Some(old) = g.snapshot.take() {

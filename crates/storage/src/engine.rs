@@ -23,7 +23,7 @@
 //! compacts shards with `compact_threshold` files or more, fully compacts shards idle for
 //! `compact_full_write_cold`, and drops shard groups wholly out of retention.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -327,6 +327,9 @@ struct Inner {
     open_lock: Mutex<()>,
     wake: (Mutex<bool>, Condvar),
     last_error: Mutex<Option<String>>,
+    /// Shard groups already resolved per bucket, so that the catalogue (a protobuf decode in
+    /// the KV store) is asked only for times no known group covers.
+    groups: RwLock<HashMap<BucketId, Vec<ShardSpec>>>,
 }
 
 /// The storage engine.
@@ -357,6 +360,7 @@ impl Engine {
             open_lock: Mutex::new(()),
             wake: (Mutex::new(false), Condvar::new()),
             last_error: Mutex::new(None),
+            groups: RwLock::new(HashMap::new()),
         });
         let mut found: BTreeSet<(BucketId, ShardId)> = BTreeSet::new();
         for root in [DATA_DIR, WAL_DIR] {
@@ -463,7 +467,7 @@ impl Engine {
             let spec = match last {
                 Some(s) if s.start <= p.time && p.time < s.end => s,
                 _ => {
-                    let s = self.inner.catalog.shard_for(bucket, p.time)?;
+                    let s = self.inner.shard_for(bucket, p.time)?;
                     last = Some(s);
                     s
                 }
@@ -719,6 +723,7 @@ impl Engine {
     /// Closes and reopens a shard from its directories (after a restore replaced its files):
     /// files are reopened, the WAL replayed and the index rebuilt.
     pub fn reload_shard(&self, bucket: BucketId, id: ShardId) -> Result<(), EngineError> {
+        self.inner.forget_groups(bucket);
         {
             let _g = self.inner.open_lock.lock();
             if let Some(old) = self.inner.shards.write().remove(&(bucket, id)) {
@@ -727,6 +732,12 @@ impl Engine {
         }
         self.inner.open_shard(bucket, id)?;
         Ok(())
+    }
+
+    /// Forgets the shard groups remembered for a bucket; call after the catalogue changed
+    /// behind the engine's back (restore of bucket metadata, bucket deletion).
+    pub fn forget_bucket_groups(&self, bucket: BucketId) {
+        self.inner.forget_groups(bucket);
     }
 
     /// Data directory of a shard (`data/<bucket hex>/autogen/<id>`).
@@ -773,6 +784,21 @@ fn conflict_text(c: &FieldConflict) -> String {
 }
 
 impl Inner {
+    fn shard_for(&self, bucket: BucketId, t: i64) -> Result<ShardSpec, CatalogError> {
+        if let Some(specs) = self.groups.read().get(&bucket)
+            && let Some(s) = specs.iter().find(|s| s.start <= t && t < s.end)
+        {
+            return Ok(*s);
+        }
+        let s = self.catalog.shard_for(bucket, t)?;
+        self.groups.write().entry(bucket).or_default().push(s);
+        Ok(s)
+    }
+
+    fn forget_groups(&self, bucket: BucketId) {
+        self.groups.write().remove(&bucket);
+    }
+
     fn data_dir(&self, bucket: BucketId, id: ShardId) -> PathBuf {
         self.cfg
             .path
@@ -813,6 +839,7 @@ impl Inner {
 
     fn drop_shard(&self, bucket: BucketId, spec: &ShardSpec) -> Result<(), EngineError> {
         let _g = self.open_lock.lock();
+        self.forget_groups(bucket);
         if let Some(s) = self.shards.write().remove(&(bucket, spec.id)) {
             s.release_memory();
         }

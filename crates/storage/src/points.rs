@@ -511,7 +511,7 @@ fn parse_point(line: &[u8], precision: Precision, now: i64) -> Result<Point, Str
     if i >= buf.len() {
         return Err("missing fields".into());
     }
-    let mut fields = Vec::new();
+    let mut fields = Vec::with_capacity(4);
     loop {
         // key
         let kstart = i;
