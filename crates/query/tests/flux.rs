@@ -862,3 +862,27 @@ fn window_then_aggregate_is_pushed_down_with_storage_shape() {
     assert_eq!(r[0].tables.len(), 3);
     assert_eq!(r[0].tables[0].nrows(), 6);
 }
+
+#[test]
+fn truncated_and_garbled_scripts_never_panic() {
+    let scripts = [
+        format!("{HEAD} |> filter(fn: (r) => r._measurement == \"cpu\" and r._value > 1.5) |> aggregateWindow(every: 1m, fn: mean) |> yield(name: \"m\")"),
+        "import \"influxdata/influxdb/schema\"\noption now = () => 2024-01-01T00:01:00Z\nschema.tagValues(bucket: \"b\", tag: \"host\")".to_string(),
+        "x = \"a ${\"b\" + \"c\"} d\\n\" \ny = /^a\\/b$/\nz = if true then -1h30m else 2w\narray.from(rows: [{a: 1.5e}])".to_string(),
+        format!("f = (tables=<-, n=2) => {{\n v = n * 2\n return tables |> limit(n: v)\n}}\n{HEAD} |> f() |> map(fn: (r) => ({{r with µ: \"é\" + r.host}}))"),
+    ];
+    for s in &scripts {
+        let chars: Vec<char> = s.chars().collect();
+        for n in 0..=chars.len() {
+            let prefix: String = chars[..n].iter().collect();
+            let _ = execute(&prefix, &source(), &opts());
+            // Also with a character dropped from the middle.
+            if n > 0 && n < chars.len() {
+                let mut garbled = chars.clone();
+                garbled.remove(n);
+                let g: String = garbled.into_iter().collect();
+                let _ = execute(&g, &source(), &opts());
+            }
+        }
+    }
+}
