@@ -97,6 +97,7 @@ impl QueryError {
                 "invalid"
             }
             QueryError::Source(source::SourceError::BucketNotFound(_)) => "not found",
+            QueryError::Source(source::SourceError::Invalid(_)) => "invalid",
             QueryError::MemoryLimit { .. } => "too many requests",
             QueryError::Timeout => "unavailable",
             QueryError::Source(_) | QueryError::Canceled => "internal error",

@@ -185,6 +185,9 @@ pub struct BucketInfo {
 pub enum SourceError {
     #[error("could not find bucket \"{0}\"")]
     BucketNotFound(String),
+    /// The request cannot be answered for this data (e.g. `mean` of a string field).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Other(String),
 }
@@ -365,7 +368,7 @@ pub fn window_aggregate_table(
             })
             .collect(),
         Some(every) => crate::exec::window_bounds(start, stop, every, every, agg.offset)
-            .map_err(SourceError::Other)?,
+            .map_err(SourceError::Invalid)?,
     };
     let mut out_times = Vec::new();
     let mut out_values = Vec::new();
@@ -443,7 +446,7 @@ pub fn aggregate_series(
     if matches!(req.kind, AggregateKind::Sum | AggregateKind::Mean)
         && !matches!(ty, DataType::Float | DataType::Int | DataType::UInt)
     {
-        return Err(SourceError::Other(format!(
+        return Err(SourceError::Invalid(format!(
             "unsupported aggregate column type {}",
             ty.flux_name()
         )));
@@ -467,7 +470,7 @@ pub fn aggregate_series(
             w
         }
         Some(every) => crate::exec::window_bounds(start, stop, every, every, req.offset)
-            .map_err(SourceError::Other)?,
+            .map_err(SourceError::Invalid)?,
     };
     let mut results = Vec::new();
     let mut lo = 0usize;

@@ -615,6 +615,11 @@ fn errors_are_typed_and_name_the_construct() {
         e.to_string().contains("from: unsupported argument host"),
         "{e}"
     );
+    let e = run_err(&format!(
+        "{HEAD} |> filter(fn: (r) => r._measurement == \"state\") |> mean()"
+    ));
+    assert_eq!(e.code(), "invalid");
+    assert!(e.to_string().contains("bool"), "{e}");
     let e = run_err(&format!("data = {HEAD}"));
     assert!(matches!(e, QueryError::NoStreamingData), "{e}");
     assert_eq!(e.code(), "invalid");
