@@ -15,6 +15,17 @@
 //!
 //! [`series_table`] and [`aggregate_series`] build these shapes from raw points so a source only
 //! needs to find series and points; [`MemSource`] is an in-memory source built on them.
+//!
+//! A source over a storage engine answers a [`ReadRequest`] like this:
+//! 1. resolve [`ReadRequest::bucket`] (name or 16-hex ID), else [`SourceError::BucketNotFound`];
+//! 2. for each series and field with points in `[start, stop)`, in series-key order, keep it when
+//!    `predicate` is absent or [`Predicate::matches`] with a lookup of `_measurement`, `_field`
+//!    and the tags (an equality on `_measurement` can narrow the index scan first);
+//! 3. without `aggregate`, answer [`series_table`] of its points; with one, either
+//!    [`aggregate_series`] of that table, or the engine's own per-window results passed to
+//!    [`window_aggregate_table`] (which adds empty windows and the storage shape). Windows with
+//!    calendar units (`every.months != 0`) align on months; `every: None` means one window
+//!    spanning the range.
 
 use crate::table::{Column, GroupKey, KeyColumn, Table};
 use crate::time::Duration;
