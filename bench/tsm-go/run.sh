@@ -19,7 +19,7 @@ cp "$here/main.go" "$gopath/src/tsm-go/main.go"
 "$gopath/tsm-go" > "$gopath/go.jsonl"
 args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(--warm-up-time 1 --measurement-time 3)
-(cd "$root" && cargo bench -p tsm --bench codecs -- "${args[@]}" >/dev/null)
+(cd "$root" && cargo bench -p tsm --bench codecs -- "${args[@]}" >"$gopath/criterion.log" 2>&1) || { cat "$gopath/criterion.log" >&2; exit 1; }
 python3 - "$target/criterion" "$gopath/go.jsonl" <<'PY'
 import json, os, sys
 crit, gofile = sys.argv[1], sys.argv[2]

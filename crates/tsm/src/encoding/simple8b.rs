@@ -101,28 +101,30 @@ fn pick(rest: &[u64], all_rest_ones: bool, rule: OnesRule) -> Result<usize, Code
             return Ok(if rest.len() >= 240 { 0 } else { 1 });
         }
     }
-    // Single scan: `j` values are known to fit in the current selector's width.
-    let mut sel = 2;
-    let mut j = 0;
-    loop {
+    // Validity is monotonic: if selector `s` fits, every later selector (fewer, wider values)
+    // fits too. So walk from selector 15 (one value) towards 2, widening the prefix whose
+    // OR is tracked, and keep the last selector that still fits. One loop exit per word.
+    let mut or = 0u64;
+    let mut k = 0;
+    let mut best = None;
+    for sel in (2..16).rev() {
         let n = N[sel];
-        if rest.len() >= n {
-            let max = (1u64 << BITS[sel]) - 1;
-            while j < n && rest[j] <= max {
-                j += 1;
-            }
-            if j >= n {
-                return Ok(sel);
-            }
+        let Some(prefix) = rest.get(k..n) else {
+            break;
+        };
+        for &v in prefix {
+            or |= v;
         }
-        sel += 1;
-        if sel == 16 {
-            return Err(CodecError::Unencodable {
-                codec: CODEC,
-                what: "value above 2^60-1",
-            });
+        k = n;
+        if or >> BITS[sel] != 0 {
+            break;
         }
+        best = Some(sel);
     }
+    best.ok_or(CodecError::Unencodable {
+        codec: CODEC,
+        what: "value above 2^60-1",
+    })
 }
 
 #[inline(always)]

@@ -63,7 +63,7 @@ pub fn encode(src: &[i64], out: &mut Vec<u8>) -> Result<(), CodecError> {
         let d = (w[1] as u64).wrapping_sub(w[0] as u64);
         max = max.max(d);
         rle &= d == d1;
-        while exp > 0 && !d.is_multiple_of(POW10[exp]) {
+        while !divisible(d, exp) {
             exp -= 1;
         }
     }
@@ -90,19 +90,66 @@ pub fn encode(src: &[i64], out: &mut Vec<u8>) -> Result<(), CodecError> {
     SCRATCH.with(|s| {
         let mut deltas = s.borrow_mut();
         deltas.clear();
-        if div > 1 {
-            deltas.extend(
-                src.windows(2)
-                    .map(|w| (w[1] as u64).wrapping_sub(w[0] as u64) / div),
-            );
-        } else {
-            deltas.extend(
-                src.windows(2)
-                    .map(|w| (w[1] as u64).wrapping_sub(w[0] as u64)),
-            );
-        }
+        push_scaled(src, exp, &mut deltas);
         simple8b::encode_with(&deltas, OnesRule::Window, out)
     })
+}
+
+/// `5^k` for `k <= 12`.
+const POW5: [u64; 13] = {
+    let mut t = [1u64; 13];
+    let mut k = 1;
+    while k < 13 {
+        t[k] = t[k - 1] * 5;
+        k += 1;
+    }
+    t
+};
+
+/// Multiplicative inverses of `5^k` modulo `2^64` (Newton iteration).
+const INV5: [u64; 13] = {
+    let mut t = [1u64; 13];
+    let mut k = 0;
+    while k < 13 {
+        let m = POW5[k];
+        let mut x = m;
+        let mut i = 0;
+        while i < 5 {
+            x = x.wrapping_mul(2u64.wrapping_sub(m.wrapping_mul(x)));
+            i += 1;
+        }
+        t[k] = x;
+        k += 1;
+    }
+    t
+};
+
+/// `u64::MAX / 5^k`: `x` is a multiple of `5^k` iff `x * INV5[k] <= LIM5[k]` (mod 2^64).
+const LIM5: [u64; 13] = {
+    let mut t = [0u64; 13];
+    let mut k = 0;
+    while k < 13 {
+        t[k] = u64::MAX / POW5[k];
+        k += 1;
+    }
+    t
+};
+
+/// True if `d` is a multiple of `10^exp` (`exp <= 12`), without a division: the power of
+/// two part is a trailing-zero count, the power of five part a multiply by its inverse.
+#[inline(always)]
+fn divisible(d: u64, exp: usize) -> bool {
+    d.trailing_zeros() as usize >= exp && (d >> exp).wrapping_mul(INV5[exp]) <= LIM5[exp]
+}
+
+/// Appends the deltas of `src` divided by `10^exp`, each known to be a multiple of it:
+/// exact division is a shift and a multiply by the inverse of `5^exp`.
+fn push_scaled(src: &[i64], exp: usize, out: &mut Vec<u64>) {
+    let inv = INV5[exp];
+    out.extend(
+        src.windows(2)
+            .map(|w| ((w[1] as u64).wrapping_sub(w[0] as u64) >> exp).wrapping_mul(inv)),
+    );
 }
 
 /// Number of timestamps in an encoded column (like InfluxDB's `CountTimestamps`).
@@ -235,6 +282,32 @@ mod tests {
             [0x1C, 0, 0, 0, 0, 0x3B, 0x9A, 0xCA, 0]
         );
         assert!(enc(&[]).is_empty());
+    }
+
+    #[test]
+    fn divisibility_without_division() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for i in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let samples = [
+                x,
+                x % 1_000_000 * 1000,
+                i * 10_000_000,
+                (x >> 20) * 5,
+                u64::MAX - i,
+                i,
+            ];
+            for d in samples {
+                for exp in 0..=12 {
+                    assert_eq!(divisible(d, exp), d % POW10[exp] == 0, "{d} {exp}");
+                    if d % POW10[exp] == 0 {
+                        assert_eq!((d >> exp).wrapping_mul(INV5[exp]), d / POW10[exp]);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
