@@ -132,6 +132,8 @@ pub enum DropReason {
     FieldTypeConflict,
     /// Older than the bucket's retention period.
     BeyondRetention,
+    /// A tag key or the only field key is `time`.
+    InvalidName,
 }
 
 /// Errors of [`Engine::write_lines`].
@@ -453,9 +455,47 @@ impl Engine {
         };
         let mut stats = WriteStats::default();
         let mut first: Option<(DropReason, String)> = None;
+        // InfluxDB rejects the tag key `time` and skips fields named `time` (dropping a point
+        // left without fields). Points that lose a field are copied; the rest are borrowed.
+        let mut trimmed: Vec<Point> = Vec::new();
+        let mut keep: Vec<Option<Option<usize>>> = Vec::with_capacity(points.len());
+        for p in points {
+            if has_time_tag(p) {
+                stats.dropped += 1;
+                first.get_or_insert((
+                    DropReason::InvalidName,
+                    format!(
+                        "invalid tag key: input tag \"time\" on measurement \"{}\" is invalid",
+                        p.measurement()
+                    ),
+                ));
+                keep.push(None);
+            } else if p.fields.iter().any(|(k, _)| k == "time") {
+                let mut q = p.clone();
+                q.fields.retain(|(k, _)| k != "time");
+                if q.fields.is_empty() {
+                    stats.dropped += 1;
+                    first.get_or_insert((
+                        DropReason::InvalidName,
+                        format!("invalid field name: input field \"time\" on measurement \"{}\" is invalid", p.measurement()),
+                    ));
+                    keep.push(None);
+                } else {
+                    trimmed.push(q);
+                    keep.push(Some(Some(trimmed.len() - 1)));
+                }
+            } else {
+                keep.push(Some(None));
+            }
+        }
         let mut by_shard: BTreeMap<ShardId, (ShardSpec, Vec<&Point>)> = BTreeMap::new();
         let mut last: Option<ShardSpec> = None;
-        for p in points {
+        for (p, k) in points.iter().zip(keep) {
+            let p = match k {
+                None => continue,
+                Some(None) => p,
+                Some(Some(i)) => &trimmed[i],
+            };
             if p.time < min_time {
                 stats.dropped += 1;
                 first.get_or_insert((
@@ -777,6 +817,14 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.stop_background();
     }
+}
+
+/// True when the point has the tag key `time` (an unescaped `,time=` in its tag section).
+fn has_time_tag(p: &Point) -> bool {
+    let tags = &p.series_key.as_bytes()[p.measurement_len..];
+    tags.windows(6)
+        .enumerate()
+        .any(|(i, w)| w == b",time=" && (i == 0 || tags[i - 1] != b'\\'))
 }
 
 fn conflict_text(c: &FieldConflict) -> String {

@@ -556,7 +556,7 @@ fn parse_point(line: &[u8], precision: Precision, now: i64) -> Result<Point, Str
             }
             let tok = &line[vstart..i];
             let first = buf[vstart];
-            if first.is_ascii_digit() || matches!(first, b'.' | b'-' | b'+' | b'N' | b'n') {
+            if first.is_ascii_digit() || matches!(first, b'.' | b'-' | b'N' | b'n') {
                 parse_number(tok)?
             } else {
                 parse_bool(tok).ok_or_else(|| "invalid boolean".to_string())?

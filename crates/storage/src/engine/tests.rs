@@ -380,6 +380,52 @@ fn field_type_conflicts_drop_points_and_keep_the_rest() {
 }
 
 #[test]
+fn time_as_tag_or_only_field_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), &catalog());
+    let err = e
+        .write_lines(
+            BUCKET,
+            b"m,time=x v=1 1\nm time=1,v=2 2\nm time=3 3\nm,b\\,time=y v=4 4",
+            Precision::Nanoseconds,
+            NOW,
+        )
+        .unwrap_err();
+    match &err {
+        WriteError::PartialWrite {
+            kind: DropReason::InvalidName,
+            stats,
+            reason,
+        } => {
+            assert_eq!(
+                *stats,
+                WriteStats {
+                    points: 2,
+                    values: 2,
+                    dropped: 2
+                }
+            );
+            assert_eq!(
+                reason,
+                "invalid tag key: input tag \"time\" on measurement \"m\" is invalid"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let got: Vec<_> = e
+        .read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+        .map(|s| (s.as_ref().unwrap().series_key.clone(), s.unwrap().values))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("m".into(), Values::Float(vec![(2, 2.0)])),
+            (r"m,b\,time=y".into(), Values::Float(vec![(4, 4.0)]))
+        ]
+    );
+}
+
+#[test]
 fn retention_drops_old_points_and_expired_shard_groups() {
     let dir = tempfile::tempdir().unwrap();
     let cat = Arc::new(MemoryCatalog::new());

@@ -179,6 +179,7 @@ fn errors_carry_go_reasons() {
         "unable to parse integer 99999999999999999999: strconv.ParseInt: parsing \"99999999999999999999\": value out of range",
     );
     check_err("m v=-1u", "invalid number");
+    check_err("m v=+1i", "invalid boolean");
 }
 
 #[test]
