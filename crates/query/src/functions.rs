@@ -5,6 +5,7 @@
 //! read (see [`crate::exec`]); what cannot be pushed down runs here. Output shapes follow Flux:
 //! aggregates keep the group-key columns (in key order) and the aggregated column; selectors keep
 //! whole rows; `group`, `map`, `set` and `pivot` regroup rows into tables by their new key.
+//! `map` writes its columns in sorted label order, as Flux's map transformation does.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -1579,9 +1580,12 @@ fn map(it: &mut Interp<'_>, a: &Args, tables: &[Table]) -> R<Vec<Table>> {
                 Value::Record(r) => r,
                 v => return Err(a.err(format!("fn must return a record, got {}", v.type_name()))),
             };
-            let mut schema = Vec::with_capacity(rec.fields.len());
-            let mut row = Vec::with_capacity(rec.fields.len());
-            for (k, v) in &rec.fields {
+            // Flux builds map's output columns in sorted label order.
+            let mut fields: Vec<&(String, Value)> = rec.fields.iter().collect();
+            fields.sort_by(|x, y| x.0.as_bytes().cmp(y.0.as_bytes()));
+            let mut schema = Vec::with_capacity(fields.len());
+            let mut row = Vec::with_capacity(fields.len());
+            for (k, v) in fields {
                 let ty = match v.data_type() {
                     Some(ty) => ty,
                     None if v.is_null() => types

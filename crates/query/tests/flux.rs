@@ -380,8 +380,25 @@ fn map_keep_drop_rename_duplicate_set_fill() {
         "{base} |> map(fn: (r) => ({{v: r._value, host: r.host}}))"
     ));
     let t = &r[0].tables[0];
-    assert_eq!(names(t), ["v", "host"]);
+    // Columns come out in sorted label order, as Flux's map writes them.
+    assert_eq!(names(t), ["host", "v"]);
     assert_eq!(t.key.columns.len(), 1);
+    let r = run(&format!(
+        "{base} |> map(fn: (r) => ({{r with Zed: 1, _value: 0.0}}))"
+    ));
+    assert_eq!(
+        names(&r[0].tables[0]),
+        [
+            "Zed",
+            "_field",
+            "_measurement",
+            "_start",
+            "_stop",
+            "_time",
+            "_value",
+            "host"
+        ]
+    );
     let r = run(&format!(
         "{base} |> keep(columns: [\"_time\", \"_value\", \"host\", \"nope\"]) |> drop(columns: [\"_time\"]) |> rename(columns: {{host: \"server\"}})"
     ));
