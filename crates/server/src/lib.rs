@@ -280,7 +280,7 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 mod tests {
     use axum::body::{Body, to_bytes};
     use axum::http::Request;
-    use axum::routing::get;
+    use axum::routing::{get, post};
     use tower::ServiceExt as _;
 
     async fn call(router: axum::Router, method: &str, path: &str) -> (u16, String, String) {
@@ -315,6 +315,38 @@ mod tests {
             body,
             r#"{"code":"internal error","message":"internal error"}"#
         );
+    }
+
+    #[tokio::test]
+    async fn oversized_and_malformed_json_bodies() {
+        async fn echo(
+            crate::routes::JsonBody(v): crate::routes::JsonBody<serde_json::Value>,
+        ) -> String {
+            v.to_string()
+        }
+        let router = super::with_middleware(axum::Router::new().route("/j", post(echo)));
+        let send = |body: Vec<u8>| {
+            let router = router.clone();
+            async move {
+                let req = Request::builder()
+                    .method("POST")
+                    .uri("/j")
+                    .body(Body::from(body))
+                    .unwrap_or_default();
+                let Ok(resp) = router.oneshot(req).await;
+                let code = resp
+                    .headers()
+                    .get("x-platform-error-code")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                (resp.status().as_u16(), code)
+            }
+        };
+        let big = format!(r#"{{"x":"{}"}}"#, "x".repeat(3 << 20)).into_bytes();
+        assert_eq!(send(big).await, (413, "request too large".to_string()));
+        assert_eq!(send(b"{nope".to_vec()).await, (400, "invalid".to_string()));
+        assert_eq!(send(br#"{"a":1}"#.to_vec()).await, (200, String::new()));
     }
 
     #[tokio::test]
