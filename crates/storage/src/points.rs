@@ -34,17 +34,28 @@
 //!
 //! # Why our own parser and not `influxdb-line-protocol`
 //!
-//! The `influxdb-line-protocol` 2.0 crate (IOx) is a sound zero-copy parser, but for this engine
-//! it falls short in four ways: it takes `&str` only (a second pass over every body for UTF-8
-//! validation before it can start); its errors are IOx's (`No fields were provided`) with no
-//! line text, whereas InfluxDB 2.x clients see Go's `unable to parse '…': missing fields`; it
-//! does not give the series key *as the client escaped it* with tags re-sorted by escaped
-//! bytes, which is what InfluxDB stores as TSM keys (we would have to re-escape, and re-escaping
-//! is not byte-identical for inputs like `a\b` or `a\\,b`); and it does not split records on
-//! Go's quote-aware line scanner (newlines inside string fields). This byte parser is a single
-//! pass over `&[u8]` that validates UTF-8 per line, builds the series key in one allocation
-//! and produces typed fields directly; it follows Go's `models/points.go` scanning rules so
-//! accepted and rejected inputs match InfluxDB, and is measured in the tests' throughput check.
+//! The `influxdb-line-protocol` 2.0 crate (IOx) was run on the edge cases above. Where it
+//! disagrees with InfluxDB 2.x (Go `models/points.go`):
+//!
+//! * accepts `v=1e400` as +inf (InfluxDB: `invalid float`; an infinity cannot be stored);
+//! * rejects `v=.5` and `v=5.`, which InfluxDB accepts;
+//! * accepts duplicate tag keys (`m,t=a,t=b`; InfluxDB: `duplicate tags`) and leaves tags in
+//!   line order, so the caller must sort and rebuild the series key;
+//! * rejects names ending in `\\` such as `m\\,x` that InfluxDB accepts (Go treats the byte after
+//!   any backslash as escaped);
+//! * accepts timestamp `9223372036854775807` (InfluxDB: `time outside range`);
+//! * error texts are IOx's (`No fields were provided`, `A generic parsing error occurred:
+//!   TakeWhile1`) without the line, where clients of InfluxDB 2.x see
+//!   `unable to parse '<line>': missing fields`;
+//! * takes `&str` only (a UTF-8 pass over the body first) and yields unescaped parts, while a
+//!   TSM key must keep the client's escapes byte for byte (re-escaping is not identical for
+//!   inputs such as `a\b`).
+//!
+//! Speed, release build, same 2-core machine under the same load, 500,000 lines of 2 tags and
+//! 4 fields: the crate parsed about 0.18 M lines/s without building any key; this parser
+//! 0.85–1.1 M points/s including series keys and typed fields. So this module is a single pass
+//! over `&[u8]` following Go's scanning rules: UTF-8 checked per line, series key built in one
+//! allocation (borrowed from the line when tags are already sorted), typed fields directly.
 
 use std::fmt;
 

@@ -186,7 +186,8 @@ mod tests {
         let r = tsm::TsmReader::open(&snap.files()[0]).unwrap();
         assert_eq!(r.key_count(), 1);
         // Deletes add a tombstone, which the next snapshot carries.
-        e.delete(BUCKET, &crate::Predicate::All, 0, i64::MAX).unwrap();
+        e.delete(BUCKET, 0, i64::MAX, &crate::Predicate::True)
+            .unwrap();
         let snap2 = snapshot_shard(&e, id, None).unwrap();
         let names: Vec<_> = snap2
             .files()
