@@ -1426,11 +1426,12 @@ fn group(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
     }
     let mut part = Partitioner::default();
     for t in tables {
+        // Key columns come in the table's column order, whatever order they were listed in.
         let names: Vec<String> = if mode == "by" {
-            columns
+            t.columns
                 .iter()
-                .filter(|c| t.col_index(c).is_some())
-                .cloned()
+                .map(|c| c.name.clone())
+                .filter(|n| columns.contains(n))
                 .collect()
         } else {
             t.columns

@@ -908,3 +908,12 @@ fn truncated_and_garbled_scripts_never_panic() {
         }
     }
 }
+
+#[test]
+fn group_key_follows_table_column_order() {
+    let r = run(&format!(
+        "{HEAD} |> filter(fn: (r) => r._measurement == \"cpu\") |> group(columns: [\"host\", \"_measurement\"]) |> mean()"
+    ));
+    assert_eq!(names(&r[0].tables[0]), ["_measurement", "host", "_value"]);
+    assert_eq!(floats(&r[0].tables[1], "_value"), vec![107.0]);
+}
