@@ -317,6 +317,10 @@ impl Shard {
     /// Values of a TSM key in `[min, max]`, merged across files (oldest first, tombstones
     /// applied per file) and the cache, newest winning on equal timestamps.
     pub fn read(&self, key: &[u8], min: i64, max: i64) -> Result<Option<Values>, ShardError> {
+        // The cache is read before the file list: a snapshot finishing in between moves
+        // values from the cache into a new file, which the file list then includes. Read the
+        // other way round, such values could be in neither.
+        let cached = self.cache.values(key, min, max);
         let files = self.files();
         let mut out: Option<Values> = None;
         for f in &files {
@@ -324,7 +328,7 @@ impl Shard {
                 merge_into(&mut out, v);
             }
         }
-        if let Some(v) = self.cache.values(key, min, max) {
+        if let Some(v) = cached {
             merge_into(&mut out, v);
         }
         Ok(out)
