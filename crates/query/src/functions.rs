@@ -1725,6 +1725,7 @@ fn pivot(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
                 .iter()
                 .map(|c| match &c.values[i] {
                     Value::Null => "null".to_string(),
+                    Value::Float(f) => float_e(*f),
                     v => stringify(v).unwrap_or_default(),
                 })
                 .collect::<Vec<_>>()
@@ -1795,6 +1796,26 @@ fn pivot(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
         });
     }
     Ok(out)
+}
+
+/// A float as Go's `strconv.FormatFloat(f, 'E', -1, 64)` writes it (`1.5E+00`), which is how
+/// pivot names columns made from float values.
+fn float_e(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let s = format!("{f:E}");
+    let (mant, exp) = s.split_once('E').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mant}E{sign}{:02}", exp.unsigned_abs())
 }
 
 fn fill(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
@@ -2215,4 +2236,19 @@ fn schema(it: &mut Interp<'_>, a: &Args) -> R<Value> {
         vec![string_table(&["_value"], rows, &[DataType::String])],
         None,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::float_e;
+
+    #[test]
+    fn floats_in_go_e_format() {
+        assert_eq!(float_e(1.5), "1.5E+00");
+        assert_eq!(float_e(100.0), "1E+02");
+        assert_eq!(float_e(-0.00000025), "-2.5E-07");
+        assert_eq!(float_e(1e300), "1E+300");
+        assert_eq!(float_e(0.0), "0E+00");
+        assert_eq!(float_e(f64::NEG_INFINITY), "-Inf");
+    }
 }
