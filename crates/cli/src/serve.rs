@@ -25,15 +25,15 @@ pub struct ServeArgs {
     #[arg(long, env = "IRONFLUX_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
-    /// Path to the BoltDB KV file [default: <data-dir>/influxd.bolt].
+    /// Path to the BoltDB KV file [default: DATA_DIR/influxd.bolt].
     #[arg(long, env = "INFLUXD_BOLT_PATH")]
     bolt_path: Option<PathBuf>,
 
-    /// Path to the SQLite file [default: <data-dir>/influxd.sqlite].
+    /// Path to the SQLite file [default: DATA_DIR/influxd.sqlite].
     #[arg(long, env = "INFLUXD_SQLITE_PATH")]
     sqlite_path: Option<PathBuf>,
 
-    /// Directory of the storage engine [default: <data-dir>/engine].
+    /// Directory of the storage engine [default: DATA_DIR/engine].
     #[arg(long, env = "INFLUXD_ENGINE_PATH")]
     engine_path: Option<PathBuf>,
 
