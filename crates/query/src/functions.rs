@@ -282,7 +282,7 @@ fn range(it: &mut Interp<'_>, a: &Args) -> R<Value> {
         p.range = Some((start, stop));
         return Ok(with_pending(p, Some((start, stop))));
     }
-    let (tables, _) = input(it, a)?;
+    let (tables, prev_bounds) = input(it, a)?;
     let mut out = Vec::new();
     for t in tables.iter() {
         let Some(ti) = t.col_index("_time") else {
@@ -296,11 +296,25 @@ fn range(it: &mut Interp<'_>, a: &Args) -> R<Value> {
         if idx.is_empty() {
             continue;
         }
+        // A table already bounded keeps the intersection of its bounds and the new ones.
+        let (mut s, mut e) = (start, stop);
+        if let (Some(Value::Time(ks)), Some(Value::Time(ke))) =
+            (t.key.get("_start"), t.key.get("_stop"))
+            && (*ks).max(start) < (*ke).min(stop)
+        {
+            s = (*ks).max(start);
+            e = (*ke).min(stop);
+        }
         let mut nt = t.take_rows(&idx);
-        set_bounds(&mut nt, start, stop);
+        set_bounds(&mut nt, s, e);
         out.push(nt);
     }
-    Ok(Stream::tables(out, Some((start, stop))))
+    // Later windowing uses the intersection of successive ranges.
+    let bounds = match prev_bounds {
+        Some((ps, pe)) if ps.max(start) < pe.min(stop) => (ps.max(start), pe.min(stop)),
+        _ => (start, stop),
+    };
+    Ok(Stream::tables(out, Some(bounds)))
 }
 
 /// Sets `_start`/`_stop` on every row and in the key (adding them in front when absent).

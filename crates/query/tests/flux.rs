@@ -917,3 +917,14 @@ fn group_key_follows_table_column_order() {
     assert_eq!(names(&r[0].tables[0]), ["_measurement", "host", "_value"]);
     assert_eq!(floats(&r[0].tables[1], "_value"), vec![107.0]);
 }
+
+#[test]
+fn a_second_range_intersects_the_bounds() {
+    let r = run(&format!(
+        "{HEAD} |> filter(fn: (r) => r.host == \"b\") |> range(start: 2024-01-01T00:01:00Z, stop: 2024-01-01T01:00:00Z)"
+    ));
+    let t = &r[0].tables[0];
+    assert_eq!(t.key.get("_start"), Some(&Value::Time(t0() + 60 * SEC)));
+    assert_eq!(t.key.get("_stop"), Some(&Value::Time(t0() + 300 * SEC)));
+    assert_eq!(floats(t, "_value")[0], 103.0);
+}
