@@ -817,3 +817,48 @@ fn sigkill_during_concurrent_writes_loses_no_acknowledged_point() {
         assert!(e.last_background_error().is_none());
     }
 }
+
+#[test]
+fn readers_never_lose_points_during_snapshots_and_compactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EngineConfig {
+        maintenance_interval: Some(Duration::from_millis(1)),
+        cache_snapshot_memory_bytes: 2 << 10,
+        compact_threshold: 2,
+        ..EngineConfig::new(dir.path())
+    };
+    let e = Engine::open(cfg, catalog() as Arc<dyn ShardCatalog>).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..400 {
+                e.write_lines(
+                    BUCKET,
+                    format!("m v={i}i {i}").as_bytes(),
+                    Precision::Nanoseconds,
+                    NOW,
+                )
+                .unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        s.spawn(|| {
+            let mut seen = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let n: usize = e
+                    .read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+                    .map(|s| s.unwrap().values.len())
+                    .sum();
+                assert!(n >= seen, "a read saw {n} points after one saw {seen}");
+                seen = n;
+            }
+        });
+    });
+    let n: usize = e
+        .read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+        .map(|s| s.unwrap().values.len())
+        .sum();
+    assert_eq!(n, 400);
+    assert!(!tsm_files(&e).is_empty(), "snapshots ran");
+    assert!(e.last_background_error().is_none());
+}
