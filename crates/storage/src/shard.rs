@@ -110,7 +110,7 @@ impl Shard {
         budget: Arc<MemoryBudget>,
         wal_segment_size: u64,
     ) -> Result<Shard, ShardError> {
-        fs::create_dir_all(data_dir).map_err(|e| io_err(data_dir, e))?;
+        wal::create_dir_durable(data_dir).map_err(|e| io_err(data_dir, e))?;
         let mut files = Vec::new();
         for e in fs::read_dir(data_dir).map_err(|e| io_err(data_dir, e))? {
             let e = e.map_err(|e| io_err(data_dir, e))?;

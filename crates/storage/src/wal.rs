@@ -372,6 +372,28 @@ fn io_err(path: &Path, source: io::Error) -> WalError {
     }
 }
 
+/// Creates a directory and any missing parents, fsyncing each parent whose entry changed, so
+/// that files later fsynced inside it cannot vanish with their directory after a crash.
+pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        create_dir_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+        _ => Ok(()),
+    }
+}
+
 /// Fsyncs a directory so that file creations and removals in it are durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -418,7 +440,7 @@ impl Wal {
         dir: &Path,
         segment_size: u64,
     ) -> Result<(Wal, Vec<WalEntry>), WalError> {
-        fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        create_dir_durable(dir).map_err(|e| io_err(dir, e))?;
         let ids = segment_ids(dir)?;
         let mut entries = Vec::new();
         for &id in &ids {
