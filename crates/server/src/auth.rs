@@ -267,6 +267,115 @@ impl FromRequestParts<App> for Auth {
     }
 }
 
+/// The caller of an InfluxDB 1.x route (`/write`, `/query`), authenticated as InfluxDB 2.x's
+/// 1.x handler does: the password is an API token, given as `?u=USER&p=TOKEN`,
+/// `Authorization: Token [USER:]TOKEN` (or `Bearer TOKEN`), or basic auth `USER:TOKEN`. A
+/// user name, when given, must be the token's user (403 `Username and Token do not match`).
+/// Session cookies are accepted too.
+#[derive(Debug, Clone)]
+pub struct V1Auth(pub Auth);
+
+/// `(user, token)` from a 1.x request.
+fn v1_credentials(parts: &Parts) -> Option<(String, String)> {
+    if let Some(q) = parts.uri.query() {
+        let (mut u, mut p) = (String::new(), String::new());
+        for pair in q.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_decode(v);
+            match k {
+                "u" => u = v,
+                "p" => p = v,
+                _ => {}
+            }
+        }
+        if !u.is_empty() && !p.is_empty() {
+            return Some((u, p));
+        }
+    }
+    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    match scheme {
+        "Token" => Some(match rest.trim().split_once(':') {
+            Some((u, t)) => (u.to_string(), t.to_string()),
+            None => (String::new(), rest.trim().to_string()),
+        }),
+        "Bearer" => Some((String::new(), rest.trim().to_string())),
+        "Basic" => {
+            use base64::Engine as _;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .ok()?;
+            let text = String::from_utf8(raw).ok()?;
+            let (u, p) = text.split_once(':')?;
+            Some((u.to_string(), p.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// Decodes `%XX` and `+` in a query value.
+fn percent_decode(s: &str) -> String {
+    fn hex(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).map(|d| d as u8)
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl FromRequestParts<App> for V1Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<V1Auth, ApiError> {
+        let Some((user, token)) = v1_credentials(parts) else {
+            // No 1.x credentials: a session cookie may still do.
+            return Auth::from_request_parts(parts, app).await.map(V1Auth);
+        };
+        if token.is_empty() {
+            return Err(ApiError::unauthorized_access());
+        }
+        let Some((auth, active)) = auth_for_token(app, token).await? else {
+            return Err(ApiError::unauthorized_access());
+        };
+        if !user.is_empty() {
+            let owner = auth.user_id;
+            let named = app
+                .meta(move |m| match m.find_user_by_name(&user) {
+                    Ok(u) => Ok(Some(u.id)),
+                    Err(meta::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .await?;
+            match named {
+                None => return Err(ApiError::unauthorized_access()),
+                Some(id) if Some(id) != owner => {
+                    return Err(ApiError::forbidden("Username and Token do not match"));
+                }
+                Some(_) => {}
+            }
+        }
+        if !active {
+            return Err(ApiError::forbidden("User is inactive"));
+        }
+        Ok(V1Auth(auth))
+    }
+}
+
 /// Whether the user exists and is active.
 fn user_active(m: &meta::MetaStore, id: Id) -> meta::Result<bool> {
     match m.get_user(id) {
@@ -441,6 +550,13 @@ mod tests {
             all_access.require_operator().err().map(|e| e.message),
             Some("read:authorizations is unauthorized".to_string())
         );
+    }
+
+    #[test]
+    fn query_values_decode() {
+        assert_eq!(percent_decode("a%2Bb+c%3D%3D"), "a+b c==");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("ü%C3%BC"), "üü");
     }
 
     #[test]

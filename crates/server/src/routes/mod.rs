@@ -25,7 +25,7 @@ use axum::routing::{MethodFilter, MethodRouter, any, get, post};
 use serde::de::DeserializeOwned;
 
 use crate::App;
-use crate::auth::Auth;
+use crate::auth::{Auth, V1Auth};
 use crate::error::{ApiError, Code};
 
 /// Paths of the InfluxDB API that authenticate and then answer 501 `not implemented`
@@ -51,7 +51,12 @@ async fn not_implemented(_auth: Auth) -> ApiError {
     ApiError::not_implemented("not implemented")
 }
 
-fn method_router(methods: &str) -> MethodRouter<App> {
+/// The 1.x routes authenticate as InfluxDB's 1.x handler does (token as password).
+async fn not_implemented_v1(_auth: V1Auth) -> ApiError {
+    ApiError::not_implemented("not implemented")
+}
+
+fn method_router(methods: &str, v1: bool) -> MethodRouter<App> {
     let mut r = MethodRouter::new();
     for m in methods.split('|') {
         let filter = match m {
@@ -61,7 +66,11 @@ fn method_router(methods: &str) -> MethodRouter<App> {
             "DELETE" => MethodFilter::DELETE,
             _ => MethodFilter::POST,
         };
-        r = r.on(filter, not_implemented);
+        r = if v1 {
+            r.on(filter, not_implemented_v1)
+        } else {
+            r.on(filter, not_implemented)
+        };
     }
     r
 }
@@ -134,7 +143,7 @@ pub fn router() -> Router<App> {
             .route(&format!("{base}/{{userID}}"), del);
     }
     for (methods, path) in NOT_IMPLEMENTED {
-        r = r.route(path, method_router(methods));
+        r = r.route(path, method_router(methods, !path.starts_with("/api/")));
     }
     r.fallback(any(path_not_found))
 }
