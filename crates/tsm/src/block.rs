@@ -15,7 +15,8 @@
 //! snapshots; in 1.x also compactions) and, in 2.x, the batch `*ArrayEncodeAll` functions
 //! (compactions). Their output differs only in rare choices (the integer raw fallback looks
 //! at `z[0]` in the streaming encoder but not in the batch one; simple8b selectors 0/1 for
-//! runs of ones; a boolean column of zero values). This crate reproduces the streaming family,
+//! runs of 120 or more ones, see [`crate::encoding::simple8b::OnesRule`]; a boolean column of
+//! zero values). This crate reproduces the streaming family,
 //! which is what every block of the reference files under `../shared/testdata` was written
 //! with (the test `reencode_testdata` checks every block byte for byte). Both families decode
 //! identically, so either choice yields files InfluxDB reads.

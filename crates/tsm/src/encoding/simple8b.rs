@@ -40,8 +40,10 @@ pub enum OnesRule {
     /// window of the next `min(240, remaining)` values and uses selector 0/1 only if at least
     /// `n` values remain and the *whole window* is ones.
     Window,
-    /// InfluxDB's `simple8b.EncodeAll` (used for integer values): selector 0/1 only if at
-    /// least `n` values remain and *every remaining value* is one.
+    /// InfluxDB 1.x's `simple8b.EncodeAll` (used for integer values): selector 0/1 only if
+    /// at least `n` values remain and *every remaining value* is one. (InfluxDB 2.x's
+    /// rewritten `EncodeAll` looks only at the next 240 or 120 values; streams differ only
+    /// for runs of at least 120 ones that are followed by other values, and decode the same.)
     ToEnd,
 }
 
