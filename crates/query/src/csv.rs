@@ -866,4 +866,152 @@ mod tests {
         assert!(decode("a,b\n1,2\n").is_err());
         assert!(decode("#datatype,string,long,bogus\n").is_err());
     }
+
+    /// A small deterministic generator (xorshift) for randomized round trips.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn random_cell(rng: &mut Rng, ty: DataType) -> Value {
+        if rng.below(8) == 0 {
+            return Value::Null;
+        }
+        match ty {
+            DataType::String => {
+                const PIECES: &[&str] = &[
+                    "a", ",", "\"", "\n", " ", "é", "☃", "x y", "#", "\\.", ";", "\t", "0",
+                ];
+                let n = 1 + rng.below(5);
+                Value::String(
+                    (0..n)
+                        .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
+                        .collect(),
+                )
+            }
+            DataType::Int => Value::Int(rng.next() as i64),
+            DataType::UInt => Value::UInt(rng.next()),
+            DataType::Float => match rng.below(6) {
+                0 => Value::Float(f64::NAN),
+                1 => Value::Float(f64::INFINITY),
+                2 => Value::Float(-0.5),
+                _ => Value::Float(
+                    f64::from_bits(rng.next() >> 2) * if rng.below(2) == 0 { 1.0 } else { -1.0 },
+                ),
+            },
+            DataType::Bool => Value::Bool(rng.below(2) == 0),
+            DataType::Time => Value::Time(rng.next() as i64),
+        }
+    }
+
+    #[test]
+    fn randomized_tables_round_trip_through_encode_and_decode() {
+        let types = [
+            DataType::String,
+            DataType::Int,
+            DataType::UInt,
+            DataType::Float,
+            DataType::Bool,
+            DataType::Time,
+        ];
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for round in 0..150 {
+            let ncols = 1 + rng.below(5) as usize;
+            let schema: Vec<(String, DataType)> = (0..ncols)
+                .map(|j| (format!("c{j}"), types[rng.below(6) as usize]))
+                .collect();
+            let nkey = rng.below(ncols as u64 + 1) as usize;
+            let mut tables = Vec::new();
+            for _ in 0..1 + rng.below(3) {
+                let nrows = 1 + rng.below(4) as usize;
+                let key_values: Vec<Value> = (0..nkey)
+                    .map(|j| random_cell(&mut rng, schema[j].1))
+                    .collect();
+                let columns = schema
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (name, ty))| Column {
+                        name: name.clone(),
+                        ty: *ty,
+                        values: (0..nrows)
+                            .map(|_| {
+                                if j < nkey {
+                                    key_values[j].clone()
+                                } else {
+                                    random_cell(&mut rng, *ty)
+                                }
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                let key = GroupKey {
+                    columns: (0..nkey)
+                        .map(|j| KeyColumn {
+                            name: schema[j].0.clone(),
+                            ty: schema[j].1,
+                            value: key_values[j].clone(),
+                        })
+                        .collect(),
+                };
+                tables.push(Table { key, columns });
+            }
+            let result = ResultSet {
+                name: format!("r{round}"),
+                tables,
+            };
+            let text = String::from_utf8(encode_results(
+                std::slice::from_ref(&result),
+                &all_annotations(),
+            ))
+            .unwrap();
+            let back = decode(&text).unwrap_or_else(|e| panic!("round {round}: {e}\n{text}"));
+            assert_eq!(back.len(), 1, "round {round}");
+            // An empty string and a null write the same cell; compare with that folded.
+            let fold = |t: &Table| -> Vec<Vec<String>> {
+                t.columns
+                    .iter()
+                    .map(|c| {
+                        c.values
+                            .iter()
+                            .map(|v| {
+                                format!(
+                                    "{:?}",
+                                    match v {
+                                        Value::String(s) if s.is_empty() => Value::Null,
+                                        v => v.clone(),
+                                    }
+                                )
+                            })
+                            .collect()
+                    })
+                    .collect()
+            };
+            assert_eq!(
+                back[0].tables.len(),
+                result.tables.len(),
+                "round {round}\n{text}"
+            );
+            for (got, want) in back[0].tables.iter().zip(&result.tables) {
+                assert_eq!(got.schema(), want.schema(), "round {round}");
+                assert_eq!(fold(got), fold(want), "round {round}\n{text}");
+                let names = |t: &Table| {
+                    t.key
+                        .columns
+                        .iter()
+                        .map(|k| k.name.clone())
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(names(got), names(want), "round {round}");
+            }
+        }
+    }
 }
