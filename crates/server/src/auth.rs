@@ -1,5 +1,7 @@
 //! Authentication (`Authorization: Token X` / `Bearer X`, or the session cookie set by
-//! `/api/v2/signin`) and permission checks as InfluxDB's authorizer makes them.
+//! `/api/v2/signin`) and permission checks as InfluxDB's authorizer makes them. Handlers take
+//! [`Auth`] (the `/api/v2` routes) or [`V1Auth`] (the 1.x `/write` and `/query`, which also take
+//! the token as a password) as an extractor and call [`Auth::require`] for each permission.
 //!
 //! A permission is an action on a resource type, optionally narrowed to an org and/or an ID.
 //! A held permission grants a wanted one when action and type agree and either the held one has
