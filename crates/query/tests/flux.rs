@@ -928,3 +928,135 @@ fn a_second_range_intersects_the_bounds() {
     assert_eq!(t.key.get("_stop"), Some(&Value::Time(t0() + 300 * SEC)));
     assert_eq!(floats(t, "_value")[0], 103.0);
 }
+
+/// xorshift, for deterministic random data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn pushdown_and_in_memory_window_aggregates_agree_on_random_data() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let base = parse_rfc3339("1969-12-31T22:00:00Z").unwrap();
+    let mut series = Vec::new();
+    for s in 0..4 {
+        let n = 1 + rng.below(60) as usize;
+        let mut times: Vec<i64> = (0..n)
+            .map(|_| base + rng.below(6 * 3600) as i64 * SEC + rng.below(1000) as i64)
+            .collect();
+        times.sort();
+        times.dedup();
+        let values = SeriesValues::Float(
+            times
+                .iter()
+                .map(|_| (rng.below(2000) as f64 - 1000.0) / 8.0)
+                .collect(),
+        );
+        series.push(MemSeries {
+            tags: tags("m", "f", &[("s", &s.to_string())]),
+            times,
+            values,
+        });
+    }
+    let src = MemSource {
+        buckets: vec![(
+            BucketInfo {
+                name: "r".into(),
+                id: "0000000000000003".into(),
+                organization_id: "0000000000000002".into(),
+                retention_period: 0,
+                retention_policy: String::new(),
+            },
+            series,
+        )],
+    };
+    let everies = ["7s", "1m", "17m", "1h", "1mo"];
+    let offsets = ["0s", "3s", "-20s"];
+    let fns = ["mean", "sum", "count", "min", "max", "first", "last"];
+    for round in 0..40 {
+        let start = base + rng.below(3 * 3600) as i64 * SEC - 600 * SEC;
+        let stop = start + (1 + rng.below(5 * 3600) as i64) * SEC;
+        let every = everies[rng.below(everies.len() as u64) as usize];
+        let offset = offsets[rng.below(offsets.len() as u64) as usize];
+        let f = fns[rng.below(fns.len() as u64) as usize];
+        let create_empty = rng.below(2) == 0;
+        let time_src = if rng.below(2) == 0 { "_stop" } else { "_start" };
+        let head = format!(
+            "from(bucket: \"r\") |> range(start: {}, stop: {})",
+            query::time::format_rfc3339(start),
+            query::time::format_rfc3339(stop)
+        );
+        let agg = format!(
+            "aggregateWindow(every: {every}, offset: {offset}, fn: {f}, createEmpty: {create_empty}, timeSrc: \"{time_src}\")"
+        );
+        let pushed = execute(&format!("{head} |> {agg}"), &src, &opts())
+            .unwrap_or_else(|e| panic!("round {round} {agg}: {e}"));
+        let mem = execute(
+            &format!("{head} |> filter(fn: (r) => r._value > -1000000.0) |> {agg}"),
+            &src,
+            &opts(),
+        )
+        .unwrap_or_else(|e| panic!("round {round} {agg}: {e}"));
+        let (p, m) = (&pushed[0].tables, &mem[0].tables);
+        assert_eq!(p.len(), m.len(), "round {round} {head} {agg}");
+        for (x, y) in p.iter().zip(m) {
+            assert_eq!(x.key, y.key, "round {round} {agg}");
+            assert_eq!(
+                col(x, "_time"),
+                col(y, "_time"),
+                "round {round} {head} {agg}"
+            );
+            assert_eq!(
+                col(x, "_value"),
+                col(y, "_value"),
+                "round {round} {head} {agg}"
+            );
+        }
+        // window() |> aggregate, pushed down for count/sum/mean.
+        let w = format!("window(every: {every}, offset: {offset}, createEmpty: {create_empty})");
+        if matches!(f, "count" | "sum" | "mean") {
+            let pw = execute(&format!("{head} |> {w} |> {f}()"), &src, &opts()).unwrap();
+            let mw = execute(
+                &format!("{head} |> filter(fn: (r) => r._value > -1000000.0) |> {w} |> {f}()"),
+                &src,
+                &opts(),
+            )
+            .unwrap();
+            assert_eq!(
+                pw[0].tables.len(),
+                mw[0].tables.len(),
+                "round {round} {w} {f}"
+            );
+            for (x, y) in pw[0].tables.iter().zip(&mw[0].tables) {
+                assert_eq!(x.key, y.key, "round {round} {w} {f}");
+                assert_eq!(col(x, "_value"), col(y, "_value"), "round {round} {w} {f}");
+            }
+        }
+        // Bare aggregates too.
+        let bare = execute(&format!("{head} |> {f}()"), &src, &opts()).unwrap();
+        let bare_mem = execute(
+            &format!("{head} |> filter(fn: (r) => r._value > -1000000.0) |> {f}()"),
+            &src,
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(
+            bare[0].tables.len(),
+            bare_mem[0].tables.len(),
+            "round {round} {f}"
+        );
+        for (x, y) in bare[0].tables.iter().zip(&bare_mem[0].tables) {
+            assert_eq!(col(x, "_value"), col(y, "_value"), "round {round} bare {f}");
+        }
+    }
+}
