@@ -590,6 +590,8 @@ impl Wal {
                 Ok(()) => s.synced = s.synced.max(target),
                 Err(e) => {
                     s.poisoned = true;
+                    // Lock order is writer -> sync everywhere: release sync first.
+                    drop(s);
                     self.writer.lock().poisoned = true;
                     self.synced_cv.notify_all();
                     return Err(io_err(&self.dir.join(segment_name(id)), e));
