@@ -32,7 +32,7 @@ if [ -z "${IRONFLUX_PYTHON:-}" ]; then
   if ! "$venv/bin/python" -c 'import influxdb_client' 2>/dev/null; then
     echo "== creating $venv with influxdb-client"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/scripts/python-requirements.txt"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/crates/cli/tests/python/requirements.txt"
   fi
   IRONFLUX_PYTHON="$venv/bin/python"
 fi
