@@ -14,11 +14,29 @@
 //!   data file names that are not `<generation>-<sequence>.tsm|.tombstone`, and a base name that
 //!   appears twice;
 //! * skipped and reported: directories and regular files that are not shard data (such as the
-//!   `fields.idx` cache of a shard directory).
+//!   `fields.idx` cache of a shard directory);
+//! * a stream that ends without the end-of-archive marker (a zero block) is truncated, even when
+//!   it ends exactly between two entries.
 
 use crate::Error;
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::path::{Component, Path};
+use std::rc::Rc;
+
+/// Counts the bytes the tar reader consumed.
+struct Counting<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
 
 /// What a data file of a shard holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,11 +102,21 @@ pub fn read<R: Read>(
     input: R,
     mut sink: impl FnMut(&Entry, &mut dyn Read) -> Result<(), Error>,
 ) -> Result<Summary, Error> {
-    let mut archive = tar::Archive::new(input);
+    let count = Rc::new(Cell::new(0u64));
+    let mut archive = tar::Archive::new(Counting {
+        inner: input,
+        count: Rc::clone(&count),
+    });
     let mut summary = Summary::default();
+    // End of the last entry's data, padded to a block, and its name.
+    let mut last_end = 0u64;
+    let mut last_name = String::from("archive");
     for entry in archive.entries().map_err(Error::Tar)? {
         let mut entry = entry.map_err(Error::Tar)?;
         let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let size = entry.header().entry_size().map_err(Error::Tar)?;
+        last_end = (entry.raw_file_position() + size).div_ceil(512) * 512;
+        last_name = raw_path.clone();
         let reject = |reason: &str| Error::TarEntry {
             entry: raw_path.clone(),
             reason: reason.to_string(),
@@ -139,6 +167,13 @@ pub fn read<R: Read>(
         // Whatever the sink left unread is drained so the next header is found.
         io::copy(&mut entry, &mut io::sink()).map_err(Error::Tar)?;
         summary.files.push(found);
+    }
+    // The reader stops at the first zero block; without one the stream was cut short.
+    if count.get() < last_end + 512 {
+        return Err(Error::TarEntry {
+            entry: last_name,
+            reason: "archive truncated after this entry: no end-of-archive marker".to_string(),
+        });
     }
     Ok(summary)
 }
@@ -407,6 +442,14 @@ mod tests {
         let bytes = w.finish().unwrap();
         let cut = &bytes[..1500];
         assert!(collect(cut).is_err());
+        // Cut exactly after the entry, before the end-of-archive marker.
+        let cut = &bytes[..512 + 4096];
+        match collect(cut) {
+            Err(Error::TarEntry { reason, .. }) => assert!(reason.contains("truncated")),
+            other => panic!("expected truncation, got {other:?}"),
+        }
+        assert!(collect(&[]).is_err());
+        assert!(collect(&bytes[..]).is_ok());
     }
 
     #[test]

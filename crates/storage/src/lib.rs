@@ -9,6 +9,8 @@
 //! * [`catalog`]: where shards are recorded ([`catalog::ShardCatalog`]).
 //! * [`engine`]: the entry point: [`Engine::open`], [`Engine::write_lines`], [`Engine::read`].
 //! * [`predicate`]: series predicates and the `/api/v2/delete` predicate parser.
+//! * [`snapshot`] and [`restore`]: shard backup (hard-linked snapshots) and validated, atomic
+//!   shard restore.
 
 //! # Example
 //!
@@ -39,7 +41,9 @@ pub mod index;
 pub mod meta_catalog;
 pub mod points;
 pub mod predicate;
+pub mod restore;
 pub mod shard;
+pub mod snapshot;
 pub mod tsmio;
 pub mod values;
 pub mod wal;

@@ -174,7 +174,12 @@ pub fn restore_shard(
     let shard_dir = engine.shard_data_dir(bucket, id);
     let parent = shard_dir
         .parent()
-        .ok_or_else(|| io_err(&shard_dir, io::Error::other("shard directory has no parent")))?
+        .ok_or_else(|| {
+            io_err(
+                &shard_dir,
+                io::Error::other("shard directory has no parent"),
+            )
+        })?
         .to_path_buf();
     fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -251,7 +256,10 @@ pub fn restore_shard(
                         && t.generation == f.generation
                         && t.sequence == f.sequence
                 }) {
-                    return Err(invalid(&f.name, "tombstone without its TSM file in the archive"));
+                    return Err(invalid(
+                        &f.name,
+                        "tombstone without its TSM file in the archive",
+                    ));
                 }
                 let bytes = fs::read(&path).map_err(|e| io_err(&path, e))?;
                 tsm::tombstone::parse(&bytes)
@@ -277,7 +285,11 @@ pub fn restore_shard(
     let live = live_files(&shard_dir)?;
     let base = live
         .iter()
-        .filter_map(|p| p.file_name()?.to_str().and_then(shard_tar::DataFileName::parse))
+        .filter_map(|p| {
+            p.file_name()?
+                .to_str()
+                .and_then(shard_tar::DataFileName::parse)
+        })
         .map(|n| n.generation)
         .max()
         .unwrap_or(0);
@@ -285,7 +297,10 @@ pub fn restore_shard(
     generations.sort_unstable();
     generations.dedup();
     for f in &staged {
-        let rank = generations.iter().position(|g| *g == f.generation).unwrap_or(0) as u32;
+        let rank = generations
+            .iter()
+            .position(|g| *g == f.generation)
+            .unwrap_or(0) as u32;
         let generation = base
             .checked_add(rank + 1)
             .ok_or_else(|| invalid(&f.name, "generation numbers exhausted in this shard"))?;

@@ -182,7 +182,11 @@ mod tests {
         let (_, id) = e.shards()[0];
         let snap = snapshot_shard(&e, id, None).unwrap();
         assert_eq!(snap.files().len(), 1);
-        assert!(snap.files()[0].to_string_lossy().ends_with("000000001-000000001.tsm"));
+        assert!(
+            snap.files()[0]
+                .to_string_lossy()
+                .ends_with("000000001-000000001.tsm")
+        );
         let r = tsm::TsmReader::open(&snap.files()[0]).unwrap();
         assert_eq!(r.key_count(), 1);
         // Deletes add a tombstone, which the next snapshot carries.
@@ -194,13 +198,21 @@ mod tests {
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["000000001-000000001.tsm", "000000001-000000001.tombstone"]);
+        assert_eq!(
+            names,
+            ["000000001-000000001.tsm", "000000001-000000001.tombstone"]
+        );
         let d = snap.dir().to_path_buf();
         drop(snap);
         assert!(!d.exists());
         // `since` after the files' times leaves nothing.
         let later = SystemTime::now() + std::time::Duration::from_secs(60);
-        assert!(snapshot_shard(&e, id, Some(later)).unwrap().files().is_empty());
+        assert!(
+            snapshot_shard(&e, id, Some(later))
+                .unwrap()
+                .files()
+                .is_empty()
+        );
         assert!(matches!(
             snapshot_shard(&e, 999, None),
             Err(SnapshotError::NotFound(999))
