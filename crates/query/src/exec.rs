@@ -551,9 +551,20 @@ impl Interp<'_> {
                     stop,
                     predicate: p.predicate.clone(),
                     aggregate: p.aggregate.clone(),
+                    memory_limit: self
+                        .limits
+                        .memory
+                        .map(|m| m.saturating_sub(self.held_bytes())),
                 };
                 self.limits.check_time()?;
-                let tables = self.source.read(&req)?;
+                let tables = match self.source.read(&req) {
+                    Err(crate::source::SourceError::MemoryLimit { .. }) => {
+                        return Err(QueryError::MemoryLimit {
+                            limit: self.limits.memory.unwrap_or(0),
+                        });
+                    }
+                    other => other?,
+                };
                 let tables = match (&p.window, &p.aggregate) {
                     (None, _) => tables,
                     (Some(w), None) => functions::window_tables(

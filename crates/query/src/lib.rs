@@ -98,6 +98,7 @@ impl QueryError {
             }
             QueryError::Source(source::SourceError::BucketNotFound(_)) => "not found",
             QueryError::Source(source::SourceError::Invalid(_)) => "invalid",
+            QueryError::Source(source::SourceError::MemoryLimit { .. }) => "too many requests",
             QueryError::MemoryLimit { .. } => "too many requests",
             QueryError::Timeout => "unavailable",
             QueryError::Source(_) | QueryError::Canceled => "internal error",

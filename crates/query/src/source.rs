@@ -178,6 +178,9 @@ pub struct ReadRequest {
     pub stop: i64,
     pub predicate: Option<Predicate>,
     pub aggregate: Option<WindowAggregate>,
+    /// The query's remaining memory budget in bytes (as [`crate::exec::estimate_bytes`]
+    /// counts): a source should stop with [`SourceError::MemoryLimit`] rather than build more.
+    pub memory_limit: Option<usize>,
 }
 
 /// A bucket as `buckets()` lists it.
@@ -199,6 +202,9 @@ pub enum SourceError {
     /// The request cannot be answered for this data (e.g. `mean` of a string field).
     #[error("{0}")]
     Invalid(String),
+    /// The answer would exceed [`ReadRequest::memory_limit`].
+    #[error("query exceeded its memory limit of {limit} bytes")]
+    MemoryLimit { limit: usize },
     #[error("{0}")]
     Other(String),
 }
@@ -557,6 +563,7 @@ impl Source for MemSource {
         };
         sorted.sort_by_key(|s| series_key(s));
         let mut out = Vec::new();
+        let mut used = 0usize;
         for s in sorted {
             if let Some(p) = &req.predicate {
                 let tag = |k: &str| {
@@ -587,13 +594,18 @@ impl Source for MemSource {
                 }
             };
             let raw = series_table(req.start, req.stop, &s.tags, times, values);
-            match &req.aggregate {
-                None => out.push(raw),
-                Some(agg) => {
-                    if let Some(t) = aggregate_series(agg, req.start, req.stop, &raw)? {
-                        out.push(t);
-                    }
+            let table = match &req.aggregate {
+                None => Some(raw),
+                Some(agg) => aggregate_series(agg, req.start, req.stop, &raw)?,
+            };
+            if let Some(t) = table {
+                used = used.saturating_add(crate::exec::estimate_bytes(std::slice::from_ref(&t)));
+                if let Some(limit) = req.memory_limit
+                    && used > limit
+                {
+                    return Err(SourceError::MemoryLimit { limit });
                 }
+                out.push(t);
             }
         }
         Ok(out)
