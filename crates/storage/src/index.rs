@@ -58,7 +58,8 @@ pub struct SeriesIndex {
     series: HashSet<String>,
 }
 
-fn escaped_measurement(series_key: &str) -> &str {
+/// The escaped measurement at the start of a series key.
+pub fn escaped_measurement(series_key: &str) -> &str {
     let b = series_key.as_bytes();
     for i in 0..b.len() {
         if b[i] == b',' && (i == 0 || b[i - 1] != b'\\') {
@@ -114,6 +115,14 @@ impl SeriesIndex {
         m.fields.insert(field.to_string(), t);
         self.measurements.insert(measurement.to_string(), m);
         Ok(())
+    }
+
+    /// Field keys of the measurement whose escaped name is `measurement`.
+    pub fn field_keys(&self, measurement: &str) -> Vec<String> {
+        self.measurements
+            .get(measurement)
+            .map(|m| m.fields.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// True when the series is known.

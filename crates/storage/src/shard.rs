@@ -32,7 +32,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::cache::{Cache, CacheFull, MemoryBudget};
 use crate::catalog::{BucketId, ShardId};
-use crate::index::{FieldConflict, SeriesIndex};
+use crate::index::{FieldConflict, SeriesIndex, escaped_measurement};
 use crate::points::{FieldType, Point, split_tsm_key};
 use crate::tsmio::{self, TsmFile, TsmIoError};
 use crate::values::Values;
@@ -227,72 +227,72 @@ impl Shard {
     /// Writes points: field type conflicts are dropped (counted), the rest logged and cached.
     pub fn write_points(&self, points: &[&Point]) -> Result<ShardWrite, ShardError> {
         let mut out = ShardWrite::default();
+        // Steady state: every series and field is known with the same type. Checking that
+        // under the shared lock lets concurrent writers validate in parallel; anything new or
+        // conflicting takes the exclusive path, which records it.
+        //
+        // The index stays read-locked until the values are in the cache, so a delete (which
+        // drops emptied series under the write lock) cannot slip between validation and
+        // insertion and leave cached data whose series the index forgot.
+        let ix = self.index.read();
+        let all_known = points.iter().all(|p| {
+            let m = &p.series_key[..p.measurement_len];
+            ix.has_series(&p.series_key)
+                && p.fields
+                    .iter()
+                    .all(|(k, v)| ix.field_type(m, k) == Some(v.field_type()))
+        });
+        let (ix, keep) = if all_known {
+            (ix, vec![true; points.len()])
+        } else {
+            drop(ix);
+            let mut w = self.index.write();
+            let keep: Vec<bool> = points
+                .iter()
+                .map(|p| validate(&mut w, p, &mut out))
+                .collect();
+            (parking_lot::RwLockWriteGuard::downgrade(w), keep)
+        };
         let mut batch: foldhash::HashMap<Vec<u8>, Values> = foldhash::HashMap::default();
         let mut key = Vec::new();
-        {
-            let mut ix = self.index.write();
-            'points: for p in points {
-                let m = &p.series_key[..p.measurement_len];
-                // Check every field first so that a conflicting point is dropped whole.
-                let mut new_fields: Vec<(&str, FieldType)> = Vec::new();
-                for (k, v) in &p.fields {
-                    let t = v.field_type();
-                    let known = ix
-                        .field_type(m, k)
-                        .or_else(|| new_fields.iter().find(|f| f.0 == k).map(|f| f.1));
-                    if let Some(existing) = known
-                        && existing != t
-                    {
-                        out.dropped += 1;
-                        if out.conflict.is_none() {
-                            out.conflict = Some(FieldConflict {
-                                measurement: p.measurement(),
-                                field: k.clone(),
-                                input: t,
-                                existing,
-                            });
-                        }
-                        continue 'points;
+        for (p, _) in points.iter().zip(keep).filter(|(_, k)| *k) {
+            for (k, v) in &p.fields {
+                key.clear();
+                key.extend_from_slice(p.series_key.as_bytes());
+                key.extend_from_slice(crate::points::FIELD_SEPARATOR);
+                key.extend_from_slice(k.as_bytes());
+                match batch.get_mut(key.as_slice()) {
+                    Some(vals) => {
+                        vals.push(p.time, v);
                     }
-                    if known.is_none() {
-                        new_fields.push((k, t));
+                    None => {
+                        batch.insert(key.clone(), Values::single(p.time, v));
                     }
                 }
-                for (k, t) in new_fields {
-                    // Cannot conflict: checked above under the same lock.
-                    let _ = ix.check_field(m, k, t);
-                }
-                if !ix.has_series(&p.series_key) {
-                    ix.add_series(&p.series_key);
-                }
-                for (k, v) in &p.fields {
-                    key.clear();
-                    key.extend_from_slice(p.series_key.as_bytes());
-                    key.extend_from_slice(crate::points::FIELD_SEPARATOR);
-                    key.extend_from_slice(k.as_bytes());
-                    match batch.get_mut(key.as_slice()) {
-                        Some(vals) => {
-                            vals.push(p.time, v);
-                        }
-                        None => {
-                            batch.insert(key.clone(), Values::single(p.time, v));
-                        }
-                    }
-                    out.values += 1;
-                }
-                out.points += 1;
+                out.values += 1;
             }
+            out.points += 1;
         }
         if batch.is_empty() {
             return Ok(out);
         }
         let batch: Vec<(Vec<u8>, Values)> = batch.into_iter().collect();
-        self.write_batch(batch)?;
+        let seq = self.append_batch(batch)?;
+        drop(ix);
+        self.wal.sync(seq)?;
         Ok(out)
     }
 
     /// Logs and caches a batch of values; returns after the WAL fsync covering it.
     pub fn write_batch(&self, batch: Vec<(Vec<u8>, Values)>) -> Result<(), ShardError> {
+        let seq = self.append_batch(batch)?;
+        self.wal.sync(seq)?;
+        Ok(())
+    }
+
+    /// Appends a batch to the WAL (not yet fsynced) and inserts it into the cache; returns
+    /// the WAL sequence number to wait for.
+    fn append_batch(&self, batch: Vec<(Vec<u8>, Values)>) -> Result<u64, ShardError> {
         let framed = WalEntry::encode_write(&batch)?;
         let bytes = Cache::batch_size(&batch);
         self.cache.reserve(bytes)?;
@@ -310,8 +310,7 @@ impl Shard {
             }
         };
         *self.last_write.lock() = Instant::now();
-        self.wal.sync(seq)?;
-        Ok(())
+        Ok(seq)
     }
 
     /// Values of a TSM key in `[min, max]`, merged across files (oldest first, tombstones
@@ -493,31 +492,25 @@ impl Shard {
         for f in self.files().iter() {
             f.delete_range(&refs, min, max)?;
         }
-        // Drop series with nothing left.
+        // Drop series with nothing left. Checked under the index write lock, which writers
+        // hold (shared) from validation until their values are cached: a concurrent write
+        // either is visible here or re-adds its series when it validates.
         let mut series: BTreeSet<String> = BTreeSet::new();
         for k in &keys {
             if let Some((s, _)) = split_tsm_key(k) {
                 series.insert(String::from_utf8_lossy(s).into_owned());
             }
         }
-        let mut empty = Vec::new();
+        let mut ix = self.index.write();
         for s in &series {
-            let has_data = all_keys
-                .iter()
-                .filter(|k| split_tsm_key(k).is_some_and(|(ks, _)| ks == s.as_bytes()))
-                .any(|k| {
-                    self.read(k, i64::MIN, i64::MAX)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|v| !v.is_empty())
-                });
+            let fields = ix.field_keys(escaped_measurement(s));
+            let has_data = fields.iter().any(|f| {
+                self.read(&crate::points::tsm_key(s, f), i64::MIN, i64::MAX)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|v| !v.is_empty())
+            });
             if !has_data {
-                empty.push(s.clone());
-            }
-        }
-        if !empty.is_empty() {
-            let mut ix = self.index.write();
-            for s in &empty {
                 ix.remove_series(s);
             }
         }
@@ -533,6 +526,44 @@ impl Shard {
     pub fn release_memory(&self) {
         self.cache.clear();
     }
+}
+
+/// Checks a point's field types against the index (recording new fields and the series);
+/// `false` (counted in `out`) when a field's type conflicts, so the point is dropped whole.
+fn validate(ix: &mut SeriesIndex, p: &Point, out: &mut ShardWrite) -> bool {
+    let m = &p.series_key[..p.measurement_len];
+    let mut new_fields: Vec<(&str, FieldType)> = Vec::new();
+    for (k, v) in &p.fields {
+        let t = v.field_type();
+        let known = ix
+            .field_type(m, k)
+            .or_else(|| new_fields.iter().find(|f| f.0 == k).map(|f| f.1));
+        if let Some(existing) = known
+            && existing != t
+        {
+            out.dropped += 1;
+            if out.conflict.is_none() {
+                out.conflict = Some(FieldConflict {
+                    measurement: p.measurement(),
+                    field: k.clone(),
+                    input: t,
+                    existing,
+                });
+            }
+            return false;
+        }
+        if known.is_none() {
+            new_fields.push((k, t));
+        }
+    }
+    for (k, t) in new_fields {
+        // Cannot conflict: checked above under the same lock.
+        let _ = ix.check_field(m, k, t);
+    }
+    if !ix.has_series(&p.series_key) {
+        ix.add_series(&p.series_key);
+    }
+    true
 }
 
 /// The level of a file: its sequence, capped at 4 (InfluxDB's "full" level).
