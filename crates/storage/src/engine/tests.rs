@@ -886,3 +886,46 @@ fn readers_never_lose_points_during_snapshots_and_compactions() {
     assert!(!tsm_files(&e).is_empty(), "snapshots ran");
     assert!(e.last_background_error().is_none());
 }
+
+#[test]
+fn shards_written_by_influxdb_read_back_exactly() {
+    // InfluxDB 1.6's four shards of the ground truth, laid out as a 2.x engine directory.
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/testdata/influxdb1/tsm/stateA"
+    ));
+    for n in 1..=4 {
+        let shard_dir = dir
+            .path()
+            .join(DATA_DIR)
+            .join(format!("{BUCKET:016x}"))
+            .join(RETENTION_POLICY)
+            .join(n.to_string());
+        fs::create_dir_all(&shard_dir).unwrap();
+        for f in fs::read_dir(src.join(format!("shard{n}"))).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_some_and(|x| x == "tsm") {
+                fs::copy(&p, shard_dir.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let e = open(dir.path(), &catalog());
+    assert_eq!(e.shards().len(), 4);
+    assert_model_eq(&read_all(&e, BUCKET), &expected());
+    // The index was rebuilt from the TSM keys alone.
+    assert!(
+        e.measurements(BUCKET)
+            .contains(&"my measurement,x".to_string())
+    );
+    assert_eq!(
+        e.fields(BUCKET, "edge").get("big"),
+        Some(&FieldType::Integer)
+    );
+    assert_eq!(
+        e.tags(BUCKET, "my measurement,x")["k=eq"]
+            .iter()
+            .collect::<Vec<_>>(),
+        vec!["a,b=c"]
+    );
+}
