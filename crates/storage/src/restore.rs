@@ -424,6 +424,36 @@ fn finish_switch(parent: &Path, id: ShardId, staging_name: &str) -> Result<(), R
     sync_dir(parent).map_err(|e| io_err(parent, e))
 }
 
+/// Empties the engine after the shard catalogue was replaced wholesale (`/api/v2/restore/kv`,
+/// as InfluxDB does): every shard's files, WAL and cache are removed, so no data of the previous
+/// catalogue can show up under a reused shard ID, and the shard groups the engine remembers
+/// for `buckets` (those of the old and new catalogue) are forgotten. Shards of the new
+/// catalogue are created empty when first written or restored. Returns the removed shards.
+pub fn reset_shards(
+    engine: &Engine,
+    buckets: &[BucketId],
+) -> Result<Vec<(BucketId, ShardId)>, RestoreError> {
+    let removed = engine.shards();
+    for &(bucket, id) in &removed {
+        // A group ID no catalogue holds: the engine removes the shard's files and then fails to
+        // find the group, leaving the (new) catalogue untouched.
+        let spec = crate::catalog::ShardSpec {
+            id,
+            group_id: u64::MAX,
+            start: 0,
+            end: 0,
+        };
+        match engine.drop_shard(bucket, &spec) {
+            Ok(()) | Err(EngineError::Catalog(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for &b in buckets {
+        engine.forget_bucket_groups(b);
+    }
+    Ok(removed)
+}
+
 /// Finishes or cleans up restores a crash interrupted, under the engine directory `engine_path`
 /// (holding `data/`). Run it before [`Engine::open`]. Returns the shards whose switch it
 /// completed.

@@ -304,3 +304,18 @@ fn interrupted_switch_is_finished_by_recover() {
         assert_eq!(dump(&e, DST).len(), 2, "step {step}");
     }
 }
+
+#[test]
+fn reset_shards_empties_the_engine_but_not_the_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    let id = shard_with_point(&e, SRC, "cpu v=1 1700000000");
+    e.flush().unwrap();
+    let removed = reset_shards(&e, &[SRC]).unwrap();
+    assert_eq!(removed, [(SRC, id)]);
+    assert!(dump(&e, SRC).is_empty());
+    assert!(!e.shard_data_dir(SRC, id).exists());
+    // The catalogue still has the shard group: the next write lands in the same shard, empty.
+    assert_eq!(shard_with_point(&e, SRC, "cpu v=2 1700000001"), id);
+    assert_eq!(dump(&e, SRC).len(), 1);
+}
