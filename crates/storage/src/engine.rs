@@ -626,6 +626,9 @@ impl Engine {
             return Err(EngineError::BadWindow);
         }
         let mut out = Vec::new();
+        if aggregate == Aggregate::Count {
+            return self.count_windows(req, every, offset);
+        }
         for s in self.read(req) {
             let s = s?;
             let windows = window_aggregate(&s.values, every, offset, aggregate)?;
@@ -636,6 +639,48 @@ impl Engine {
                 field: s.field,
                 windows,
             });
+        }
+        Ok(out)
+    }
+
+    /// `count` per window, from block headers where the data allows (see
+    /// [`Shard::count_windows`]).
+    fn count_windows(
+        &self,
+        req: &ReadRequest,
+        every: i64,
+        offset: i64,
+    ) -> Result<Vec<SeriesAggregate>, EngineError> {
+        let mut out = Vec::new();
+        if req.stop <= req.start {
+            return Ok(out);
+        }
+        let shards = self.bucket_shards(req.bucket);
+        for (series_key, field, measurement, tags) in self.select(req, &shards) {
+            let key = tsm_key(&series_key, &field);
+            let mut counts = BTreeMap::new();
+            for s in &shards {
+                s.count_windows(&key, req.start, req.stop - 1, every, offset, &mut counts)?;
+            }
+            let windows: Vec<WindowValue> = counts
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(start, n)| WindowValue {
+                    start,
+                    stop: start.saturating_add(every),
+                    time: start,
+                    value: FieldValue::Integer(n),
+                })
+                .collect();
+            if !windows.is_empty() {
+                out.push(SeriesAggregate {
+                    series_key,
+                    measurement,
+                    tags,
+                    field,
+                    windows,
+                });
+            }
         }
         Ok(out)
     }

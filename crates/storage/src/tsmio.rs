@@ -273,6 +273,24 @@ impl TsmFile {
             .map(from_block))
     }
 
+    /// Index entries of `key` (time-sorted) if no tombstone applies to the key: the blocks
+    /// then hold exactly the key's points, so their metadata can answer aggregates.
+    pub fn clean_blocks(&self, key: &[u8]) -> Option<Vec<tsm::IndexEntry>> {
+        let r = self.reader.read();
+        if !r.tombstones(key).is_empty() {
+            return None;
+        }
+        Some(r.entries(key))
+    }
+
+    /// Number of points in a block, from its timestamp header (values are not decoded).
+    pub fn block_point_count(&self, e: &tsm::IndexEntry) -> Result<usize, TsmIoError> {
+        let r = self.reader.read();
+        let (_, data) = r.block_bytes(e)?;
+        tsm::block::count(data)
+            .map_err(|k| TsmIoError::Tsm(tsm::Error::new(&self.path, k).at(e.offset)))
+    }
+
     /// Deletes `[min, max]` of `keys` present in this file: appends to its v4 tombstone file
     /// (durable on return) and applies it to reads.
     pub fn delete_range(&self, keys: &[&[u8]], min: i64, max: i64) -> Result<(), TsmIoError> {
