@@ -244,6 +244,78 @@ func main() {
 			must(d.Error())
 		}
 	})
+	// Whole blocks (timestamps + values), as the engine reads and writes them.
+	mk := func(f func(i int) interface{}) []tsm1.Value {
+		v := make([]tsm1.Value, n)
+		for i := range v {
+			v[i] = tsm1.NewValue(ts[i], f(i))
+		}
+		return v
+	}
+	blockVals := map[string][]tsm1.Value{
+		"float":    mk(func(i int) interface{} { return floats[i] }),
+		"integer":  mk(func(i int) interface{} { return ints[i] }),
+		"unsigned": mk(func(i int) interface{} { return uints[i] }),
+		"boolean":  mk(func(i int) interface{} { return bools[i] }),
+		"string":   mk(func(i int) interface{} { return strs[i] }),
+	}
+	blocks := map[string][]byte{}
+	for _, codec := range []string{"float", "integer", "unsigned", "boolean", "string"} {
+		vals := blockVals[codec]
+		buf := make([]byte, 0, 64*1024)
+		report("block_encode", codec, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				var err error
+				buf, err = tsm1.Values(vals).Encode(buf[:0])
+				must(err)
+			}
+		})
+		blocks[codec] = append([]byte(nil), buf...)
+	}
+	var fv []tsm1.FloatValue
+	report("block_decode", "float", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var err error
+			fv, err = tsm1.DecodeFloatBlock(blocks["float"], &fv)
+			must(err)
+		}
+	})
+	var iv []tsm1.IntegerValue
+	report("block_decode", "integer", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var err error
+			iv, err = tsm1.DecodeIntegerBlock(blocks["integer"], &iv)
+			must(err)
+		}
+	})
+	var uv []tsm1.UnsignedValue
+	report("block_decode", "unsigned", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var err error
+			uv, err = tsm1.DecodeUnsignedBlock(blocks["unsigned"], &uv)
+			must(err)
+		}
+	})
+	var bv []tsm1.BooleanValue
+	report("block_decode", "boolean", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var err error
+			bv, err = tsm1.DecodeBooleanBlock(blocks["boolean"], &bv)
+			must(err)
+		}
+	})
+	var sv []tsm1.StringValue
+	report("block_decode", "string", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var err error
+			sv, err = tsm1.DecodeStringBlock(blocks["string"], &sv)
+			must(err)
+		}
+	})
+	if len(fv) != n || len(iv) != n || len(uv) != n || len(bv) != n || len(sv) != n {
+		panic("block decode count")
+	}
+
 	for name, got := range map[string]int{"timestamp": len(tdst), "float": len(fdst), "integer": len(idst), "unsigned": len(udst), "boolean": len(bdst), "string": len(sdst)} {
 		if got != n {
 			panic(fmt.Sprintf("%s decoded %d values", name, got))

@@ -36,8 +36,10 @@ for line in open(gofile):
     go[k] = min(go.get(k, v), v)
 print("| op | codec | ironflux ns/value | InfluxDB Go ns/value | ironflux Mvalues/s | Go Mvalues/s | speed-up |")
 print("|---|---|---:|---:|---:|---:|---:|")
-for op in ("encode", "decode"):
+for op in ("encode", "decode", "block_encode", "block_decode"):
     for codec in ("timestamp", "float", "integer", "unsigned", "boolean", "string"):
+        if (op, codec) not in go:
+            continue
         s = json.load(open(os.path.join(crit, op, codec, "new", "sample.json")))
         per_iter = min(t / i for t, i in zip(s["times"], s["iters"]))
         rs = per_iter / 1000.0
