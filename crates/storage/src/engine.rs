@@ -614,7 +614,10 @@ impl Engine {
     }
 
     /// Window aggregates per series: windows `[t, t + every)` aligned to `offset` (as Flux's
-    /// `aggregateWindow(every, offset)`), empty windows omitted.
+    /// `aggregateWindow(every, offset)`), empty windows omitted. `Count` is answered from TSM
+    /// block headers for blocks lying inside one window when the series' data is in files
+    /// only, untombstoned and non-overlapping; every other case, and the other aggregates, are
+    /// computed while streaming one series at a time (never the whole result in memory).
     pub fn read_window_aggregate(
         &self,
         req: &ReadRequest,
