@@ -246,4 +246,11 @@ mod tests {
         assert!(parse_delete_predicate(r#"a="1" b"#).is_err());
         assert!(parse_delete_predicate(r#"a="1"#).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics(s in "[a-z_=!\"' ()ANDOR\\\\]{0,40}") {
+            let _ = parse_delete_predicate(&s);
+        }
+    }
 }

@@ -172,3 +172,28 @@ fn group_commit_acknowledges_all_writers_with_fewer_fsyncs() {
     let (_w, replayed) = Wal::open(dir.path()).unwrap();
     assert_eq!(replayed.len(), (threads * per) as usize);
 }
+
+proptest::proptest! {
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+        let (entries, good) = decode_segment(&bytes);
+        proptest::prop_assert!(good <= bytes.len());
+        // The good prefix decodes to the same entries on its own.
+        proptest::prop_assert_eq!(decode_segment(&bytes[..good]).0, entries);
+    }
+
+    #[test]
+    fn mutated_segments_keep_the_prefix_before_the_damage(at in 0usize..400, byte in proptest::prelude::any::<u8>()) {
+        let entries = sample_entries();
+        let framed: Vec<Vec<u8>> = entries.iter().map(|e| e.encode().unwrap()).collect();
+        let mut image: Vec<u8> = framed.concat();
+        let at = at % image.len();
+        image[at] = byte;
+        let (got, _) = decode_segment(&image);
+        // Every entry that ends before the damaged byte survives, in order.
+        let mut end = 0;
+        let intact = framed.iter().take_while(|f| { end += f.len(); end <= at }).count();
+        proptest::prop_assert!(got.len() >= intact);
+        proptest::prop_assert_eq!(&got[..intact], &entries[..intact]);
+    }
+}
