@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::catalog::MemoryCatalog;
+use crate::points::FieldValue;
 use crate::points::tests::{ground_truth, points_lp};
 use crate::predicate::parse_delete_predicate;
 
