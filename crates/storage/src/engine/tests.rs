@@ -5,6 +5,7 @@ use crate::catalog::MemoryCatalog;
 use crate::points::FieldValue;
 use crate::points::tests::{ground_truth, points_lp};
 use crate::predicate::parse_delete_predicate;
+use crate::values::Values;
 
 const BUCKET: BucketId = 0x0837_1db1_dd8c_8000;
 const NOW: i64 = 1_705_000_000_000_000_000;
