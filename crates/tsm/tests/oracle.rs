@@ -224,3 +224,38 @@ fn dump_of_testdata_matches_oracle() {
         );
     }
 }
+
+#[test]
+fn influxdb_reads_10000_point_blocks() {
+    // InfluxDB 2.9's aggressive compaction writes blocks of up to 10,000 points.
+    let tsmdump = oracle();
+    let dir = std::env::temp_dir().join(format!("tsm-oracle10k-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(file_name(4, 2));
+    let ts: Vec<i64> = (0..25_000).map(|i| i * 1_000_000_000 + (i % 3)).collect();
+    let v: Vec<f64> = (0..25_000).map(|i| f64::from(i) * 0.5).collect();
+    let mut w = TsmWriter::create(&path)
+        .unwrap()
+        .with_max_points_per_block(10_000);
+    w.write(b"big#!~#v", &ts, ValuesRef::Float(&v)).unwrap();
+    w.finish().unwrap();
+    let out = Command::new(&tsmdump).arg(&path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rec: Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    let counts: Vec<u64> = rec["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [10_000, 10_000, 5_000]);
+    let mut ours = Vec::new();
+    dump::dump_files(&[&path], &mut ours).unwrap();
+    assert_eq!(String::from_utf8(ours).unwrap(), text);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
