@@ -12,7 +12,8 @@
 //! Key lookup is a binary search over the parsed key sections. Block CRCs are checked by
 //! [`TsmReader::verify`] and, if enabled with [`TsmReader::set_verify_checksums`], on every
 //! read. Tombstones from the `.tombstone` file beside the TSM file are loaded at open and
-//! applied by [`TsmReader::read_range`]; [`TsmReader::delete_range`] adds new ones.
+//! applied as InfluxDB applies them: keys deleted entirely vanish from the reader, partial
+//! ranges filter [`TsmReader::read_range`]; [`TsmReader::delete_range`] adds new ones.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -74,7 +75,10 @@ pub struct TsmReader {
     keys: Vec<KeySection>,
     min_time: i64,
     max_time: i64,
+    /// (first, last) key sections as opened; kept when keys are deleted, as InfluxDB does.
+    key_range: (KeySection, KeySection),
     tombstones: HashMap<Vec<u8>, Vec<TimeRange>>,
+    has_tombstones: bool,
     verify_checksums: bool,
 }
 
@@ -211,6 +215,9 @@ impl TsmReader {
             });
             at = end;
         }
+        let (Some(&first), Some(&last)) = (keys.first(), keys.last()) else {
+            return Err(err(ErrorKind::IndexTruncated).at(index_start as u64));
+        };
         Ok(TsmReader {
             path: path.to_path_buf(),
             data,
@@ -218,7 +225,9 @@ impl TsmReader {
             keys,
             min_time,
             max_time,
+            key_range: (first, last),
             tombstones: HashMap::new(),
+            has_tombstones: false,
             verify_checksums: false,
         })
     }
@@ -230,14 +239,59 @@ impl TsmReader {
         Ok(())
     }
 
+    /// Applies tombstones as InfluxDB's index does: a deletion outside the file's or the
+    /// key's time range is ignored; a key whose whole time range ends up deleted (by one
+    /// range, or by ranges that overlap or touch without gaps) disappears from the reader;
+    /// other ranges are kept and filter [`read_range`](Self::read_range).
     fn apply_tombstones(&mut self, ts: &[Tombstone]) {
+        if !ts.is_empty() {
+            self.has_tombstones = true;
+        }
+        // InfluxDB's file time range (its max-time scan starts at 0).
+        let (fmin, fmax) = (self.min_time, self.max_time.max(0));
         for t in ts {
-            let v = self.tombstones.entry(t.key.clone()).or_default();
-            v.push(TimeRange {
-                min: t.min,
-                max: t.max,
-            });
-            v.sort_unstable();
+            let Some(i) = self.find(&t.key) else {
+                continue;
+            };
+            let full = if t.min == i64::MIN && t.max == i64::MAX {
+                true
+            } else {
+                if t.min > fmax || t.max < fmin {
+                    continue;
+                }
+                let kmin = self.entries_at(i).next().map_or(i64::MAX, |e| e.min_time);
+                let kmax = self.entries_at(i).last().map_or(i64::MIN, |e| e.max_time);
+                if t.min > kmax || t.max < kmin {
+                    continue;
+                }
+                if t.min <= kmin && t.max >= kmax {
+                    true
+                } else {
+                    let v = self.tombstones.entry(t.key.clone()).or_default();
+                    v.push(TimeRange {
+                        min: t.min,
+                        max: t.max,
+                    });
+                    v.sort_unstable();
+                    // Grow a window over ranges that overlap or touch; any gap aborts.
+                    let (mut lo, mut hi) = (v[0].min, v[0].max);
+                    for w in v.windows(2) {
+                        let (p, c) = (w[0], w[1]);
+                        if p.max != c.min.wrapping_sub(1) && !(p.min <= c.max && p.max >= c.min) {
+                            lo = i64::MAX;
+                            hi = i64::MIN;
+                            break;
+                        }
+                        lo = lo.min(c.min);
+                        hi = hi.max(c.max);
+                    }
+                    lo <= kmin && hi >= kmax
+                }
+            };
+            if full {
+                self.keys.remove(i);
+                self.tombstones.remove(&t.key);
+            }
         }
     }
 
@@ -261,7 +315,7 @@ impl TsmReader {
         (self.data.len() - FOOTER_SIZE as usize - self.index_start) as u64
     }
 
-    /// Number of keys.
+    /// Number of keys (not counting keys deleted entirely by tombstones).
     pub fn key_count(&self) -> usize {
         self.keys.len()
     }
@@ -315,11 +369,13 @@ impl TsmReader {
         (self.min_time, self.max_time)
     }
 
-    /// Smallest and largest key.
+    /// Smallest and largest key of the file (as opened: deletions do not change it, as in
+    /// InfluxDB).
     pub fn key_range(&self) -> (&[u8], &[u8]) {
-        let first = self.keys.first().map_or(&[][..], |s| self.key_of(s));
-        let last = self.keys.last().map_or(&[][..], |s| self.key_of(s));
-        (first, last)
+        (
+            self.key_of(&self.key_range.0),
+            self.key_of(&self.key_range.1),
+        )
     }
 
     /// The stored CRC and the block data of an entry (validated at open to be in bounds).
@@ -428,9 +484,9 @@ impl TsmReader {
         self.tombstones.get(key).map_or(&[], Vec::as_slice)
     }
 
-    /// True if any tombstone applies to this file.
+    /// True if the file has tombstones (even if none of them applied).
     pub fn has_tombstones(&self) -> bool {
-        !self.tombstones.is_empty()
+        self.has_tombstones
     }
 
     /// Deletes the points of `keys` in `[min, max]`: appends to the tombstone file (v4) and

@@ -146,6 +146,27 @@ fn tombstones_filter_reads_and_survive_reopen() {
     assert!(r2.has_tombstones());
     check(&r2);
     assert!(dir.0.join("000000002-000000001.tombstone").exists());
+
+    // Ranges outside the key's data are ignored; ranges that touch without a gap and cover
+    // the whole key delete it, which removes it from the reader (as in InfluxDB).
+    let mut r = r2;
+    r.delete_range(&[b"cpu,host=b#!~#msg"], 100, 200).unwrap();
+    assert!(r.tombstones(b"cpu,host=b#!~#msg").is_empty());
+    r.delete_range(&[b"cpu,host=b#!~#msg"], -10, 0).unwrap();
+    assert_eq!(r.key_count(), 3);
+    r.delete_range(&[b"cpu,host=b#!~#msg"], 1, 7).unwrap();
+    assert_eq!(r.key_count(), 2);
+    assert!(!r.contains(b"cpu,host=b#!~#msg"));
+    assert!(r.read_all(b"cpu,host=b#!~#msg").unwrap().is_none());
+    r.delete_range(&[b"mem#!~#free"], i64::MIN, i64::MAX)
+        .unwrap();
+    let keys: Vec<&[u8]> = r.keys().map(|(k, _)| k).collect();
+    assert_eq!(keys, [&b"cpu,host=a#!~#usage"[..]]);
+    // The key range is the file's, as opened.
+    assert_eq!(r.key_range().1, b"mem#!~#free");
+    assert_eq!(r.verify().unwrap(), 4);
+    let again = TsmReader::open(&path).unwrap();
+    assert_eq!(again.key_count(), 1);
 }
 
 #[test]
