@@ -4,6 +4,7 @@
 //! fresh server over HTTP as `influx setup` does.
 
 mod duration;
+mod inspect;
 mod serve;
 mod setup;
 
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
+    /// Inspect TSM files offline: dump them, or verify every block.
+    Inspect(inspect::InspectArgs),
     /// Set up a fresh server: initial user, organization, bucket and operator token.
     Setup(setup::SetupArgs),
 }
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Setup(args) => setup::run(args),
+        Command::Inspect(args) => inspect::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
