@@ -2,7 +2,7 @@
 //!
 //! * `inspect tsm FILE...` dumps keys, index entries, timestamps and values as JSON lines, one
 //!   record per file and one per key, in the shape of InfluxDB's own reader dump.
-//! * `inspect verify --dir DIR` checks every block of every TSM file under `DIR` (CRC and
+//! * `inspect verify DIR` (or `--dir DIR`) checks every block of every TSM file under `DIR` (CRC and
 //!   decoding) and exits non-zero if any is broken.
 
 use std::io::Write;
@@ -28,8 +28,11 @@ enum InspectCommand {
     /// Verify every block of every TSM file under a directory.
     Verify {
         /// Directory to search for `.tsm` files (e.g. an engine's `data/` directory).
-        #[arg(long = "dir", value_name = "DIR")]
-        dir: PathBuf,
+        #[arg(value_name = "DIR", required_unless_present = "dir_flag")]
+        dir: Option<PathBuf>,
+        /// The same directory, named as `influx_inspect verify -dir` names it.
+        #[arg(long = "dir", value_name = "DIR", conflicts_with = "dir")]
+        dir_flag: Option<PathBuf>,
     },
 }
 
@@ -40,7 +43,8 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         InspectCommand::Tsm { files } => {
             tsm::dump::dump_files(&files, &mut out).context("dumping TSM files")?;
         }
-        InspectCommand::Verify { dir } => {
+        InspectCommand::Verify { dir, dir_flag } => {
+            let dir = dir.or(dir_flag).context("a directory is required")?;
             let summary = tsm::verify::verify_dir(&dir, &mut out)
                 .with_context(|| format!("verifying {}", dir.display()))?;
             out.flush().context("writing the report")?;

@@ -98,7 +98,7 @@ fn verify_reports_healthy_files_and_a_damaged_block() {
     bytes[20] ^= 0xff;
     std::fs::write(&files[1], &bytes).expect("write");
 
-    let out = ironflux(&["inspect", "verify", "--dir", dir]);
+    let out = ironflux(&["inspect", "verify", dir]);
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "a broken block must fail: {report}");
     assert_eq!(report.matches(": healthy").count(), 1, "{report}");
