@@ -12,7 +12,8 @@
 //! Output matches Go's `encoding/json` byte for byte where it matters to diff two dumps:
 //! same key order, floats in Go's format (`1`, `0.1`, `1e+21`, `1e-7`), strings escaped as Go
 //! does without HTML escaping (invalid UTF-8 becomes `\ufffd`), and `max_time` of the header
-//! computed as InfluxDB does (its scan starts at 0, so a file with only negative times says 0).
+//! computed as InfluxDB does (its scan starts at 0, so a file with only negative times says 0);
+//! keys deleted entirely by tombstones are left out, as InfluxDB's reader forgets them.
 
 use std::io::Write;
 use std::path::Path;
@@ -123,7 +124,7 @@ pub fn dump_reader(r: &TsmReader, name: &str, w: &mut impl Write) -> Result<()> 
             ",\"has_tombstones\":{},\"index_size\":{},\"key_count\":{},\"max_key\":",
             r.has_tombstones(),
             r.index_size(),
-            r.key_count()
+            r.live_key_count()
         )
         .as_bytes(),
     );
@@ -135,6 +136,10 @@ pub fn dump_reader(r: &TsmReader, name: &str, w: &mut impl Write) -> Result<()> 
     let mut b = Block::new(BlockType::Float);
     for i in 0..r.key_count() {
         let Some((key, typ)) = r.key_at(i) else { break };
+        // InfluxDB forgets keys whose data tombstones deleted entirely.
+        if r.is_deleted(key) {
+            continue;
+        }
         out.clear();
         let (series, field) = series_and_field(key);
         out.extend_from_slice(b"{\"key\":");

@@ -12,8 +12,10 @@
 //! Key lookup is a binary search over the parsed key sections. Block CRCs are checked by
 //! [`TsmReader::verify`] and, if enabled with [`TsmReader::set_verify_checksums`], on every
 //! read. Tombstones from the `.tombstone` file beside the TSM file are loaded at open and
-//! applied as InfluxDB applies them: keys deleted entirely vanish from the reader, partial
-//! ranges filter [`TsmReader::read_range`]; [`TsmReader::delete_range`] adds new ones.
+//! applied as InfluxDB applies them: a key whose data is deleted entirely reads as empty and
+//! is reported by [`TsmReader::is_deleted`] (InfluxDB drops it from its key list; the dump
+//! does the same), partial ranges filter [`TsmReader::read_range`];
+//! [`TsmReader::delete_range`] adds new ones.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -78,6 +80,8 @@ pub struct TsmReader {
     /// (first, last) key sections as opened; kept when keys are deleted, as InfluxDB does.
     key_range: (KeySection, KeySection),
     tombstones: HashMap<Vec<u8>, Vec<TimeRange>>,
+    /// Keys removed because tombstones cover all their data, with their types.
+    deleted: HashMap<Vec<u8>, BlockType>,
     has_tombstones: bool,
     verify_checksums: bool,
 }
@@ -227,6 +231,7 @@ impl TsmReader {
             max_time,
             key_range: (first, last),
             tombstones: HashMap::new(),
+            deleted: HashMap::new(),
             has_tombstones: false,
             verify_checksums: false,
         })
@@ -241,8 +246,8 @@ impl TsmReader {
 
     /// Applies tombstones as InfluxDB's index does: a deletion outside the file's or the
     /// key's time range is ignored; a key whose whole time range ends up deleted (by one
-    /// range, or by ranges that overlap or touch without gaps) disappears from the reader;
-    /// other ranges are kept and filter [`read_range`](Self::read_range).
+    /// range, or by ranges that overlap or touch without gaps) is marked deleted; other
+    /// ranges are kept and filter [`read_range`](Self::read_range).
     fn apply_tombstones(&mut self, ts: &[Tombstone]) {
         if !ts.is_empty() {
             self.has_tombstones = true;
@@ -289,8 +294,8 @@ impl TsmReader {
                 }
             };
             if full {
-                self.keys.remove(i);
                 self.tombstones.remove(&t.key);
+                self.deleted.insert(t.key.clone(), self.keys[i].typ);
             }
         }
     }
@@ -315,9 +320,16 @@ impl TsmReader {
         (self.data.len() - FOOTER_SIZE as usize - self.index_start) as u64
     }
 
-    /// Number of keys (not counting keys deleted entirely by tombstones).
+    /// Number of keys in the index (including keys that tombstones deleted entirely; see
+    /// [`live_key_count`](Self::live_key_count)).
     pub fn key_count(&self) -> usize {
         self.keys.len()
+    }
+
+    /// Number of keys that still have data: InfluxDB's `KeyCount`, which forgets keys whose
+    /// data tombstones deleted entirely.
+    pub fn live_key_count(&self) -> usize {
+        self.keys.len() - self.deleted.len()
     }
 
     fn key_of(&self, s: &KeySection) -> &[u8] {
@@ -430,11 +442,15 @@ impl TsmReader {
     }
 
     /// Reads the points of `key` with `min <= t <= max`, minus tombstoned points, sorted by
-    /// time. `None` if the key is not in the file.
+    /// time. `None` if the key is not in the file; an empty block if tombstones deleted all
+    /// of it.
     pub fn read_range(&self, key: &[u8], min: i64, max: i64) -> Result<Option<Block>> {
         let Some(i) = self.find(key) else {
             return Ok(None);
         };
+        if self.deleted.contains_key(key) {
+            return Ok(Some(Block::new(self.keys[i].typ)));
+        }
         let typ = self.keys[i].typ;
         let mut out = Block::new(typ);
         let mut tmp = Block::new(typ);
@@ -479,9 +495,22 @@ impl TsmReader {
         self.read_range(key, i64::MIN, i64::MAX)
     }
 
-    /// Tombstoned ranges of `key`, sorted.
+    /// Tombstoned ranges of `key`, sorted; `[i64::MIN, i64::MAX]` for a key deleted
+    /// entirely.
     pub fn tombstones(&self, key: &[u8]) -> &[TimeRange] {
+        const ALL: &[TimeRange] = &[TimeRange {
+            min: i64::MIN,
+            max: i64::MAX,
+        }];
+        if self.deleted.contains_key(key) {
+            return ALL;
+        }
         self.tombstones.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// True if tombstones deleted all data of `key` in this file.
+    pub fn is_deleted(&self, key: &[u8]) -> bool {
+        self.deleted.contains_key(key)
     }
 
     /// True if the file has tombstones (even if none of them applied).

@@ -286,7 +286,7 @@ fn tombstones_apply_as_in_influxdb() {
     r.delete_range(&[k(3)], 1000, 2000).unwrap();
     r.delete_range(&[k(4)], -100, 490).unwrap();
     r.delete_range(&[k(5)], 35, 35).unwrap();
-    assert_eq!(r.key_count(), 3);
+    assert_eq!(r.live_key_count(), 3);
     drop(r);
     let out = Command::new(&tsmdump).arg(&path).output().unwrap();
     assert!(
