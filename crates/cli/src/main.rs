@@ -3,10 +3,14 @@
 //! Each subcommand lives in its own module: [`serve`] runs the server, [`setup`] onboards a
 //! fresh server over HTTP as `influx setup` does.
 
+mod backup;
+mod client;
 mod duration;
 mod inspect;
+mod restore;
 mod serve;
 mod setup;
+mod transfer;
 
 use std::process::ExitCode;
 
@@ -27,6 +31,10 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
+    /// Back up a server into a directory, as `influx backup` does.
+    Backup(backup::BackupArgs),
+    /// Restore a backup directory into a server, as `influx restore` does.
+    Restore(restore::RestoreArgs),
     /// Inspect TSM files offline: dump them, or verify every block.
     Inspect(inspect::InspectArgs),
     /// Set up a fresh server: initial user, organization, bucket and operator token.
@@ -39,6 +47,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Setup(args) => setup::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Backup(args) => backup::run(args),
+        Command::Restore(args) => restore::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
