@@ -417,10 +417,11 @@ async fn read_only_token_is_denied_writes() {
         .await;
     r.status(200);
     assert_eq!(r.json()["authorizations"].as_array().map(Vec::len), Some(0));
-    // Routes not built yet answer 501 to any authenticated caller.
+    // Backups need the operator's permissions.
     srv.call("GET", "/api/v2/backup/metadata", Some(&ro), None)
         .await
-        .error(501, "not implemented");
+        .error(401, "unauthorized")
+        .message("read:authorizations is unauthorized");
 }
 
 #[tokio::test]

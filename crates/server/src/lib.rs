@@ -67,6 +67,7 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3
 #[derive(Clone)]
 pub struct App {
     pub meta: Arc<meta::MetaStore>,
+    pub engine: Arc<storage::Engine>,
     pub sessions: Arc<auth::Sessions>,
     pub started: Instant,
     /// Start time as RFC 3339, for `/ready`.
@@ -74,9 +75,10 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(meta: meta::MetaStore) -> App {
+    pub fn new(meta: Arc<meta::MetaStore>, engine: Arc<storage::Engine>) -> App {
         App {
-            meta: Arc::new(meta),
+            meta,
+            engine,
             sessions: Arc::new(auth::Sessions::default()),
             started: Instant::now(),
             started_at: now_rfc3339(),
@@ -126,7 +128,16 @@ pub async fn serve(
     let store = tokio::task::spawn_blocking(move || meta::MetaStore::open(&bolt, &sqlite))
         .await
         .map_err(|e| ServeError::OpenTask(e.to_string()))??;
-    let app = App::new(store);
+    let store = Arc::new(store);
+    let catalog: Arc<dyn storage::ShardCatalog> = store.clone();
+    let ep = cfg.engine_path.clone();
+    let engine = tokio::task::spawn_blocking(move || {
+        storage::Engine::open(storage::EngineConfig::new(ep), catalog).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ServeError::OpenTask(e.to_string()))?
+    .map_err(ServeError::OpenTask)?;
+    let app = App::new(store, Arc::new(engine));
     // Stop accepting on the signal, let in-flight requests finish, but not for ever.
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {

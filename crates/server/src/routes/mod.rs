@@ -6,12 +6,14 @@
 //! authenticate the caller and then answer 501 `not implemented`.
 
 pub mod authorizations;
+pub mod backup;
 pub mod buckets;
 pub mod dbrps;
 pub mod health;
 pub mod members;
 pub mod orgs;
 pub mod paging;
+pub mod restore;
 pub mod setup;
 pub mod signin;
 pub mod users;
@@ -36,15 +38,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("POST", "/api/v2/query"),
     ("GET|POST", "/query"),
     ("POST", "/api/v2/delete"),
-    ("GET", "/api/v2/backup/metadata"),
-    ("GET", "/api/v2/backup/kv"),
-    ("GET", "/api/v2/backup/shards/{shardID}"),
-    ("POST", "/api/v2/restore/kv"),
-    ("POST", "/api/v2/restore/sql"),
-    ("POST", "/api/v2/restore/bucketMetadata"),
-    ("POST", "/api/v2/restore/bucket-metadata"),
-    ("POST", "/api/v2/restore/buckets/{bucketID}"),
-    ("POST", "/api/v2/restore/shards/{shardID}"),
 ];
 
 async fn not_implemented(_auth: Auth) -> ApiError {
@@ -131,6 +124,29 @@ pub fn router() -> Router<App> {
                 .patch(dbrps::update)
                 .delete(dbrps::delete),
         );
+    r = r
+        .route("/api/v2/backup/metadata", get(backup::metadata))
+        .route("/api/v2/backup/kv", get(backup::kv))
+        .route("/api/v2/backup/shards/{shardID}", get(backup::shard))
+        .route("/api/v2/restore/kv", post(restore::kv))
+        .route("/api/v2/restore/sql", post(restore::sql))
+        .route(
+            "/api/v2/restore/bucketMetadata",
+            post(restore::bucket_metadata),
+        )
+        .route(
+            "/api/v2/restore/bucket-metadata",
+            post(restore::bucket_metadata),
+        )
+        .route(
+            "/api/v2/restore/buckets/{bucketID}",
+            post(restore::bucket_dbi),
+        )
+        .route(
+            "/api/v2/restore/bucket/{bucketID}",
+            post(restore::bucket_dbi),
+        )
+        .route("/api/v2/restore/shards/{shardID}", post(restore::shard));
     for (base, kind) in [
         ("/api/v2/orgs/{id}/members", members::ORG_MEMBERS),
         ("/api/v2/orgs/{id}/owners", members::ORG_OWNERS),
