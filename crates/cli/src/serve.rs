@@ -37,6 +37,36 @@ pub struct ServeArgs {
     #[arg(long, env = "INFLUXD_ENGINE_PATH")]
     engine_path: Option<PathBuf>,
 
+    /// Bound on the storage engine's in-memory cache, in bytes (suffixes k, m, g: KiB, MiB,
+    /// GiB); past it, writes answer 503 until the cache is snapshotted to disk.
+    #[arg(
+        long,
+        env = "INFLUXD_STORAGE_CACHE_MAX_MEMORY_SIZE",
+        default_value = "1073741824",
+        value_parser = parse_size
+    )]
+    storage_cache_max_memory_size: u64,
+
+    /// Largest write body accepted after decompression, in bytes (suffixes k, m, g); larger
+    /// ones answer 413.
+    #[arg(
+        long,
+        env = "IRONFLUX_MAX_WRITE_BODY_SIZE",
+        default_value = "268435456",
+        value_parser = parse_size
+    )]
+    max_write_body_size: u64,
+
+    /// Memory one query may hold, in bytes (suffixes k, m, g); past it the query fails with
+    /// 429. 0 = unlimited.
+    #[arg(
+        long,
+        env = "INFLUXD_QUERY_MEMORY_BYTES",
+        default_value = "0",
+        value_parser = parse_size
+    )]
+    query_memory_bytes: u64,
+
     /// Log level.
     #[arg(long, env = "INFLUXD_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
@@ -72,21 +102,40 @@ impl ServeArgs {
             Some(d) => d.clone(),
             None => default_data_dir()?,
         };
-        Ok(server::ServeConfig {
-            bolt_path: self
-                .bolt_path
+        let mut cfg = server::ServeConfig::new(
+            self.bolt_path
                 .clone()
                 .unwrap_or_else(|| data_dir.join("influxd.bolt")),
-            sqlite_path: self
-                .sqlite_path
+            self.sqlite_path
                 .clone()
                 .unwrap_or_else(|| data_dir.join("influxd.sqlite")),
-            engine_path: self
-                .engine_path
+            self.engine_path
                 .clone()
                 .unwrap_or_else(|| data_dir.join("engine")),
-        })
+        );
+        cfg.cache_max_memory_bytes = self.storage_cache_max_memory_size;
+        cfg.max_write_body_bytes = usize::try_from(self.max_write_body_size).unwrap_or(usize::MAX);
+        cfg.query_memory_bytes = usize::try_from(self.query_memory_bytes).unwrap_or(usize::MAX);
+        Ok(cfg)
     }
+}
+
+/// Parses a byte size as influxd's flags take it: a number with an optional `k`, `m` or `g`
+/// suffix (binary multiples, case-insensitive, optional trailing `b`).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("invalid size {s:?}: expected bytes, e.g. 1073741824 or 1g"))
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {
@@ -152,4 +201,19 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = term.recv() => tracing::info!("received SIGTERM, shutting down"),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_as_influxd() {
+        assert_eq!(parse_size("1073741824"), Ok(1 << 30));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("512MB"), Ok(512 << 20));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("").is_err());
+    }
 }

@@ -1265,7 +1265,7 @@ async fn v1_routes_take_the_token_as_password() {
             common::Resp::from(rb.send().await.expect("send")).await
         }
     };
-    // Accepted forms reach the (not yet built) route.
+    // Accepted forms reach the route: `/write` looks the database up, `/query` is not built.
     for (path, auth) in [
         (format!("/write?db=x&u=admin&p={}", enc(&s.token)), None),
         (
@@ -1276,17 +1276,25 @@ async fn v1_routes_take_the_token_as_password() {
             "/write?db=x".to_string(),
             Some(format!("Token admin:{}", s.token)),
         ),
-        ("/query".to_string(), Some(format!("Bearer {}", s.token))),
     ] {
-        call(path, auth).await.error(501, "not implemented");
+        call(path, auth)
+            .await
+            .error(404, "not found")
+            .message("no dbrp mapping found");
     }
+    call("/query".to_string(), Some(format!("Bearer {}", s.token)))
+        .await
+        .error(501, "not implemented");
     let r = srv
         .req(reqwest::Method::POST, "/write?db=x")
         .basic_auth("admin", Some(&s.token))
         .send()
         .await
         .expect("send");
-    common::Resp::from(r).await.error(501, "not implemented");
+    common::Resp::from(r)
+        .await
+        .error(404, "not found")
+        .message("no dbrp mapping found");
     // Refused forms.
     call("/write?db=x&u=admin&p=wrong".to_string(), None)
         .await

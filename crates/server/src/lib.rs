@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 pub mod routes;
+pub mod source;
 pub mod trace_span;
 
 use std::future::{Future, IntoFuture};
@@ -40,7 +41,33 @@ pub struct ServeConfig {
     pub sqlite_path: PathBuf,
     /// The storage engine's directory (`engine/`).
     pub engine_path: PathBuf,
+    /// Bound on the storage caches in bytes (`--storage-cache-max-memory-size`); writes past it
+    /// answer 503. 0 = unbounded.
+    pub cache_max_memory_bytes: u64,
+    /// Largest write body accepted, after decompression; larger ones answer 413.
+    pub max_write_body_bytes: usize,
+    /// Memory one query may hold (`--query-memory-bytes`); past it the query fails with 429
+    /// `too many requests`. 0 = unlimited.
+    pub query_memory_bytes: usize,
 }
+
+impl ServeConfig {
+    /// A configuration with InfluxDB's defaults for everything but the paths: a 1 GiB cache
+    /// bound and [`DEFAULT_MAX_WRITE_BODY_BYTES`].
+    pub fn new(bolt_path: PathBuf, sqlite_path: PathBuf, engine_path: PathBuf) -> ServeConfig {
+        ServeConfig {
+            bolt_path,
+            sqlite_path,
+            engine_path,
+            cache_max_memory_bytes: 1 << 30,
+            max_write_body_bytes: DEFAULT_MAX_WRITE_BODY_BYTES,
+            query_memory_bytes: 0,
+        }
+    }
+}
+
+/// The default bound on a (decompressed) write body: 256 MiB.
+pub const DEFAULT_MAX_WRITE_BODY_BYTES: usize = 256 << 20;
 
 /// Errors that stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +82,8 @@ pub enum ServeError {
     },
     #[error("opening the metadata store: {0}")]
     OpenTask(String),
+    #[error("opening the storage engine")]
+    Engine(#[from] storage::engine::EngineError),
     #[error("serving HTTP")]
     Http(#[source] std::io::Error),
 }
@@ -67,7 +96,12 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3
 #[derive(Clone)]
 pub struct App {
     pub meta: Arc<meta::MetaStore>,
+    /// The storage engine; its shard catalogue is `meta`.
     pub engine: Arc<storage::Engine>,
+    /// Largest write body accepted, after decompression.
+    pub max_write_body_bytes: usize,
+    /// Memory one query may hold; 0 = unlimited.
+    pub query_memory_bytes: usize,
     pub sessions: Arc<auth::Sessions>,
     pub started: Instant,
     /// Start time as RFC 3339, for `/ready`.
@@ -79,6 +113,8 @@ impl App {
         App {
             meta,
             engine,
+            max_write_body_bytes: DEFAULT_MAX_WRITE_BODY_BYTES,
+            query_memory_bytes: 0,
             sessions: Arc::new(auth::Sessions::default()),
             started: Instant::now(),
             started_at: now_rfc3339(),
@@ -100,6 +136,19 @@ impl App {
                 "metadata store task failed: {e}"
             ))),
         }
+    }
+
+    /// Runs a blocking storage-engine call on the blocking pool, inside the request's span.
+    pub async fn storage<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&storage::Engine) -> T + Send + 'static,
+    {
+        let e = Arc::clone(&self.engine);
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| f(&e)))
+            .await
+            .map_err(|e| ApiError::internal_msg(&format!("storage task failed: {e}")))
     }
 }
 
@@ -128,16 +177,19 @@ pub async fn serve(
     let store = tokio::task::spawn_blocking(move || meta::MetaStore::open(&bolt, &sqlite))
         .await
         .map_err(|e| ServeError::OpenTask(e.to_string()))??;
-    let store = Arc::new(store);
-    let catalog: Arc<dyn storage::ShardCatalog> = store.clone();
-    let ep = cfg.engine_path.clone();
-    let engine = tokio::task::spawn_blocking(move || {
-        storage::Engine::open(storage::EngineConfig::new(ep), catalog).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| ServeError::OpenTask(e.to_string()))?
-    .map_err(ServeError::OpenTask)?;
-    let app = App::new(store, Arc::new(engine));
+    let meta = Arc::new(store);
+    let catalog: Arc<dyn storage::ShardCatalog> = Arc::clone(&meta) as _;
+    let engine_cfg = storage::EngineConfig {
+        cache_max_memory_bytes: cfg.cache_max_memory_bytes,
+        ..storage::EngineConfig::new(cfg.engine_path.clone())
+    };
+    let engine = tokio::task::spawn_blocking(move || storage::Engine::open(engine_cfg, catalog))
+        .await
+        .map_err(|e| ServeError::OpenTask(e.to_string()))??;
+    let engine = Arc::new(engine);
+    let mut app = App::new(meta, Arc::clone(&engine));
+    app.max_write_body_bytes = cfg.max_write_body_bytes;
+    app.query_memory_bytes = cfg.query_memory_bytes;
     // Stop accepting on the signal, let in-flight requests finish, but not for ever.
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -161,8 +213,36 @@ pub async fn serve(
             "in-flight requests did not finish in time; stopping without them"
         ),
     }
+    close_engine(engine).await;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// Stops the engine's background work once no request holds it any more. Every acknowledged
+/// write is already fsynced in its shard's WAL, so nothing else needs flushing; the WAL is
+/// replayed on the next start.
+async fn close_engine(engine: Arc<storage::Engine>) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    let mut engine = engine;
+    loop {
+        match Arc::try_unwrap(engine) {
+            Ok(e) => {
+                if let Err(err) = tokio::task::spawn_blocking(move || e.close()).await {
+                    tracing::warn!(error = %err, "closing the storage engine failed");
+                }
+                tracing::info!("storage engine closed");
+                return;
+            }
+            Err(shared) if Instant::now() < deadline => {
+                engine = shared;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(_) => {
+                tracing::warn!("requests still hold the storage engine; leaving it open");
+                return;
+            }
+        }
+    }
 }
 
 /// The router with all middleware: trace span, panic catcher, InfluxDB headers, 405 bodies.

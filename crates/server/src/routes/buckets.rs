@@ -1,5 +1,6 @@
 //! `/api/v2/buckets`: list (filters `org`, `orgID`, `name`, `id`; paging), create, get, update
-//! (name, description, retention), delete, and the (empty) label list of a bucket.
+//! (name, description, retention), delete (with the bucket's stored data), and the (empty) label
+//! list of a bucket.
 //!
 //! Permissions as InfluxDB's bucket authorizer: reading a user bucket needs
 //! `read:orgs/<org>/buckets/<id>`, a system bucket `read:orgs/<org>/orgs/<org>`; creating needs
@@ -231,6 +232,7 @@ pub async fn delete(
         return Err(ApiError::invalid("system buckets cannot be deleted"));
     }
     app.meta(move |m| m.delete_bucket(id)).await?;
+    crate::routes::delete::drop_bucket_data(&app, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,15 +9,18 @@ pub mod authorizations;
 pub mod backup;
 pub mod buckets;
 pub mod dbrps;
+pub mod delete;
 pub mod health;
 pub mod members;
 pub mod orgs;
 pub mod paging;
+pub mod query;
 pub mod restore;
 pub mod setup;
 pub mod signin;
 pub mod users;
 pub mod views;
+pub mod write;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -32,13 +35,7 @@ use crate::error::{ApiError, Code};
 
 /// Paths of the InfluxDB API that authenticate and then answer 501 `not implemented`
 /// (method, path as the router spells it).
-pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    ("POST", "/api/v2/write"),
-    ("POST", "/write"),
-    ("POST", "/api/v2/query"),
-    ("GET|POST", "/query"),
-    ("POST", "/api/v2/delete"),
-];
+pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[("GET|POST", "/query")];
 
 async fn not_implemented(_auth: Auth) -> ApiError {
     ApiError::not_implemented("not implemented")
@@ -117,6 +114,10 @@ pub fn router() -> Router<App> {
                 .patch(authorizations::update)
                 .delete(authorizations::delete),
         )
+        .route("/api/v2/write", post(write::write_v2))
+        .route("/write", post(write::write_v1))
+        .route("/api/v2/query", post(query::query))
+        .route("/api/v2/delete", post(delete::delete))
         .route("/api/v2/dbrps", get(dbrps::list).post(dbrps::create))
         .route(
             "/api/v2/dbrps/{id}",
