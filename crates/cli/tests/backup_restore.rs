@@ -671,6 +671,78 @@ async fn sql_snapshot_and_protobuf_bucket_layout_restore() {
     .error(400, "invalid");
 }
 
+/// Sends the head of a chunked upload and half its body, then leaves the connection open.
+async fn start_upload(addr: &str, path: &str, token: &str, body: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Token {token}\r\n\
+         Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let half = &body[..body.len() / 2];
+    s.write_all(format!("{:x}\r\n", half.len()).as_bytes())
+        .await
+        .unwrap();
+    s.write_all(half).await.unwrap();
+    s.write_all(b"\r\n").await.unwrap();
+    s.flush().await.unwrap();
+    s
+}
+
+#[tokio::test]
+async fn kill_9_during_a_shard_restore_keeps_the_old_shard() {
+    let mut srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let (bucket, map) = restore_holdout(&srv, &s, "holdout").await;
+    let target = map.iter().find(|m| m.0 == 1).unwrap().1;
+    let before = bucket_files(&srv.data_dir(), &bucket);
+    // A restore of the same shard, killed while the body streams in.
+    let tar = gunzip(&shard_tar_gz(1));
+    let _conn = start_upload(
+        &srv.addr,
+        &format!("/api/v2/restore/shards/{target}"),
+        &s.token,
+        &tar,
+    )
+    .await;
+    // Wait until the server staged part of it.
+    let autogen = srv
+        .data_dir()
+        .join("engine/data")
+        .join(&bucket)
+        .join("autogen");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let staging = std::fs::read_dir(&autogen)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(".restore-"));
+        if staging {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no staging directory appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let st = std::process::Command::new("kill")
+        .args(["-KILL", &srv.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    while srv.try_wait().is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let dir = srv.stop();
+    // Restart: the half-staged restore is gone, the shard is as it was.
+    let srv = TestServer::start_in(dir, &[]).await;
+    assert_eq!(bucket_files(&srv.data_dir(), &bucket), before);
+    let dir = srv.stop();
+    assert!(stored_points(&dir.path().join("data"), &bucket) == ground_truth());
+}
+
 /// Runs the `ironflux` binary with `INFLUX_*` cleared.
 fn ironflux(args: &[&str]) -> std::process::Output {
     std::process::Command::new(common::BIN)

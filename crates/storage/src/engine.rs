@@ -254,6 +254,10 @@ impl Engine {
     /// Opens the engine: every shard directory under `data/` and `wal/` is opened (WAL
     /// replayed, index rebuilt); the background thread starts if configured.
     pub fn open(cfg: EngineConfig, catalog: Arc<dyn ShardCatalog>) -> Result<Engine, EngineError> {
+        // Finish shard restores a crash interrupted (or drop their staging) before any shard
+        // directory is opened: a shard is then wholly old or wholly new.
+        crate::restore::recover(&cfg.path)
+            .map_err(|e| io_err(&cfg.path, std::io::Error::other(e.to_string())))?;
         let budget = MemoryBudget::new(cfg.cache_max_memory_bytes);
         let inner = Arc::new(Inner {
             cfg,

@@ -20,7 +20,11 @@
 //!    directory and the marker are removed. [`recover`] finishes a switch that a crash
 //!    interrupted (before the engine opens), so after a restart the shard holds either the old
 //!    or the new file set, never a mix. Before the marker exists, a crash leaves only a staging
-//!    directory, which [`recover`] removes.
+//!    directory, which [`recover`] removes. [`Engine::open`] runs [`recover`] before it opens
+//!    any shard. From the listing of the live files to the reopen, the live shard's snapshots,
+//!    compactions and deletes are paused, and the replaced shard object is then retired, so
+//!    nothing written into the old file set during the switch is lost; writes keep flowing
+//!    into the WAL, which the reopened shard replays.
 //!
 //! On any error before the switch, the staging directory is removed and the shard is exactly as
 //! before; errors name the tar entry and the reason. The WAL directory is never touched, so
@@ -279,9 +283,13 @@ pub fn restore_shard(
 
     // 3. Merge, 4. switch.
     let _switch = SWITCH.lock();
-    if let Some(shard) = engine.shard(bucket, id) {
+    let live_shard = engine.shard(bucket, id);
+    if let Some(shard) = &live_shard {
         shard.flush().map_err(EngineError::from)?;
     }
+    // From here to the reopen the live shard's files and WAL stay as listed: no snapshot,
+    // compaction or delete can slip in between the listing and the switch.
+    let _paused = live_shard.as_ref().map(|s| s.pause_maintenance());
     let live = live_files(&shard_dir)?;
     let base = live
         .iter()
@@ -337,6 +345,9 @@ pub fn restore_shard(
     let mut staging = staging;
     staging.keep = true;
     finish_switch(&parent, id, &staging_name)?;
+    if let Some(shard) = &live_shard {
+        shard.retire();
+    }
     engine.reload_shard(bucket, id)?;
     Ok(out)
 }
@@ -455,7 +466,7 @@ pub fn reset_shards(
 }
 
 /// Finishes or cleans up restores a crash interrupted, under the engine directory `engine_path`
-/// (holding `data/`). Run it before [`Engine::open`]. Returns the shards whose switch it
+/// (holding `data/`); [`Engine::open`] runs it first. Returns the shards whose switch it
 /// completed.
 pub fn recover(engine_path: &Path) -> Result<Vec<ShardId>, RestoreError> {
     let data = engine_path.join(DATA_DIR);

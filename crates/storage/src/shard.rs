@@ -97,6 +97,9 @@ pub struct Shard {
     maint: Mutex<()>,
     last_write: Mutex<Instant>,
     next_generation: AtomicU64,
+    /// Set when a restore replaced this shard object by a new one over the same directory:
+    /// snapshots, compactions and deletes of this object then do nothing.
+    retired: std::sync::atomic::AtomicBool,
 }
 
 impl Shard {
@@ -168,6 +171,7 @@ impl Shard {
             maint: Mutex::new(()),
             last_write: Mutex::new(Instant::now()),
             next_generation: AtomicU64::new(next_generation),
+            retired: std::sync::atomic::AtomicBool::new(false),
         };
         shard.rebuild_index();
         Ok(shard)
@@ -399,6 +403,9 @@ impl Shard {
     /// Returns the file written, if any.
     pub fn snapshot(&self) -> Result<Option<PathBuf>, ShardError> {
         let _m = self.maint.lock();
+        if self.is_retired() {
+            return Ok(None);
+        }
         let (closed, snap) = {
             let _g = self.gate.write();
             let closed = self.wal.roll()?;
@@ -446,6 +453,9 @@ impl Shard {
     /// "newer file wins" true. Returns the output path when a compaction ran.
     pub fn compact(&self, full: bool, threshold: usize) -> Result<Option<PathBuf>, ShardError> {
         let _m = self.maint.lock();
+        if self.is_retired() {
+            return Ok(None);
+        }
         let files = self.files();
         let inputs: Vec<Arc<TsmFile>> = if full {
             if files.len() > 1 || files.iter().any(|f| f.has_tombstones()) {
@@ -524,6 +534,9 @@ impl Shard {
         max: i64,
     ) -> Result<usize, ShardError> {
         let _m = self.maint.lock();
+        if self.is_retired() {
+            return Ok(0);
+        }
         let all_keys: BTreeSet<Vec<u8>> = {
             let mut keys = BTreeSet::new();
             for f in self.files().iter() {
@@ -577,6 +590,22 @@ impl Shard {
             }
         }
         Ok(keys.len())
+    }
+
+    /// Holds off snapshots, compactions and deletes of this shard while the guard lives, so
+    /// that its file set and WAL stay as they are (a restore switching the shard directory).
+    pub fn pause_maintenance(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.maint.lock()
+    }
+
+    /// Marks this shard object replaced (see [`Shard::pause_maintenance`]): from now on its
+    /// snapshots, compactions and deletes do nothing; the engine's new object owns the files.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
+    }
+
+    fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::SeqCst)
     }
 
     /// Snapshots the cache so that the files hold every write (backup, close).
