@@ -1,7 +1,8 @@
 //! `ironflux restore DIR`: restores a backup directory written by `ironflux backup` or
 //! `influx backup` (manifest version 2) into a server, with the `influx` CLI's algorithm.
 //!
-//! Every `*.manifest` of the directory is read in name order; the KV and SQL files come from the
+//! Every `*.manifest` of the directory is read in name order (version 2, or the version-less
+//! manifest of InfluxDB 2.0's built-in CLI, converted by reading its BoltDB file); the KV and SQL files come from the
 //! last one, and buckets are merged by `<org name>/<bucket name>`, later manifests winning.
 //! Before anything is sent, every file the restore needs is checked: present, of the manifest's
 //! size, and of its SHA-256 where the manifest records one. `--verify-only` goes further and
@@ -114,10 +115,8 @@ fn load_manifests(dir: &Path) -> anyhow::Result<Manifest> {
             .with_context(|| format!("reading {}", path.display()))?
         {
             AnyManifest::V2(m) => m,
-            AnyManifest::Legacy(_) => bail!(
-                "{}: manifests of InfluxDB 2.0's built-in CLI are not supported yet",
-                path.display()
-            ),
+            AnyManifest::Legacy(l) => from_legacy(dir, &l)
+                .with_context(|| format!("converting the legacy manifest {}", path.display()))?,
         };
         merged = Some(match merged {
             None => m,
@@ -139,6 +138,52 @@ fn load_manifests(dir: &Path) -> anyhow::Result<Manifest> {
         });
     }
     merged.context("no manifest read")
+}
+
+/// Converts a manifest of InfluxDB 2.0's built-in CLI (no version, one entry per shard file) as
+/// the `influx` CLI does: the buckets and their shard layout are read from the backup's BoltDB
+/// file (a copy of it is opened as a store), and each shard gets the file the manifest lists
+/// for it (always a gzipped tar); shards without a file and system buckets are left out.
+fn from_legacy(dir: &Path, l: &backup::manifest::LegacyManifest) -> anyhow::Result<Manifest> {
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let bolt = tmp.path().join("kv.bolt");
+    std::fs::copy(dir.join(&l.kv.file_name), &bolt)
+        .with_context(|| format!("reading {}", l.kv.file_name))?;
+    let store = meta::MetaStore::open(&bolt, tmp.path().join("kv.sqlite"))
+        .with_context(|| format!("opening {}", l.kv.file_name))?;
+    let mut buckets = server::routes::backup::bucket_manifests(&store)
+        .with_context(|| format!("reading the buckets of {}", l.kv.file_name))?;
+    buckets.retain(|b| !b.bucket_name.starts_with('_'));
+    for b in &mut buckets {
+        for rp in &mut b.retention_policies {
+            for g in &mut rp.shard_groups {
+                g.shards.retain_mut(|s| {
+                    s.file = l
+                        .files
+                        .iter()
+                        .find(|f| f.shard_id == s.id && f.bucket_id == b.bucket_id)
+                        .map(|f| FileEntry {
+                            file_name: f.file_name.clone(),
+                            size: f.size,
+                            compression: Compression::Gzip,
+                            sha256: None,
+                        });
+                    s.file.is_some()
+                });
+            }
+        }
+    }
+    Ok(Manifest {
+        manifest_version: backup::manifest::MANIFEST_VERSION,
+        kv: FileEntry {
+            file_name: l.kv.file_name.clone(),
+            size: l.kv.size,
+            compression: Compression::None,
+            sha256: None,
+        },
+        sql: None,
+        buckets,
+    })
 }
 
 /// Checks that `entry` is in `dir` with its recorded size and checksum.

@@ -1008,3 +1008,79 @@ async fn cli_backup_directory_then_full_and_partial_restore() {
     let dir_c = c.stop();
     assert!(stored_points(&dir_c.path().join("data"), &h2) == ground_truth());
 }
+
+#[tokio::test]
+async fn legacy_2_0_manifest_restores() {
+    let a = TestServer::start().await;
+    let sa = a.setup().await;
+    restore_holdout(&a, &sa, "holdout").await;
+    let plain = tempfile::tempdir().unwrap();
+    let dir = plain.path().to_str().unwrap();
+    succeeds(&ironflux(&[
+        "backup",
+        dir,
+        "--host",
+        &a.url,
+        "--token",
+        &sa.token,
+        "--compression",
+        "none",
+    ]));
+    drop(a);
+    // Rewrite it as InfluxDB 2.0's CLI did: an uncompressed bolt, `<ts>.s<id>.tar.gz` files and
+    // a manifest without version listing them.
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let manifest_name = names.iter().find(|n| n.ends_with(".manifest")).unwrap();
+    let ts = manifest_name.trim_end_matches(".manifest");
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(plain.path().join(manifest_name)).unwrap()).unwrap();
+    let legacy = tempfile::tempdir().unwrap();
+    let bolt = format!("{ts}.bolt");
+    std::fs::copy(plain.path().join(&bolt), legacy.path().join(&bolt)).unwrap();
+    let mut files = Vec::new();
+    for b in m["buckets"].as_array().unwrap() {
+        for g in b["retentionPolicies"][0]["shardGroups"].as_array().unwrap() {
+            for s in g["shards"].as_array().unwrap() {
+                let id = s["id"].as_u64().unwrap();
+                let tar =
+                    std::fs::read(plain.path().join(s["fileName"].as_str().unwrap())).unwrap();
+                let name = format!("{ts}.s{id}.tar.gz");
+                let gz = gzip(&tar);
+                std::fs::write(legacy.path().join(&name), &gz).unwrap();
+                files.push(json!({
+                    "organizationID": b["organizationID"], "organizationName": b["organizationName"],
+                    "bucketID": b["bucketID"], "bucketName": b["bucketName"], "shardID": id,
+                    "fileName": name, "size": gz.len(), "lastModified": "2024-01-01T00:00:00Z",
+                }));
+            }
+        }
+    }
+    assert_eq!(files.len(), 4);
+    let size = std::fs::metadata(legacy.path().join(&bolt)).unwrap().len();
+    std::fs::write(
+        legacy.path().join(manifest_name),
+        serde_json::to_vec_pretty(&json!({"kv": {"fileName": bolt, "size": size}, "files": files}))
+            .unwrap(),
+    )
+    .unwrap();
+
+    let c = TestServer::start().await;
+    let sc = c.setup().await;
+    succeeds(&ironflux(&[
+        "restore",
+        legacy.path().to_str().unwrap(),
+        "--host",
+        &c.url,
+        "--token",
+        &sc.token,
+        "--bucket",
+        "holdout",
+    ]));
+    let id = bucket_id(&c, &sc.token, "holdout").await;
+    let dir_c = c.stop();
+    assert!(stored_points(&dir_c.path().join("data"), &id) == ground_truth());
+}
