@@ -200,6 +200,12 @@ impl Args {
         }
     }
 
+    /// A string argument that must be given.
+    pub fn required_string(&self, k: &str) -> Result<String, QueryError> {
+        self.string(k)?
+            .ok_or_else(|| self.err(format!("missing required argument {k}")))
+    }
+
     pub fn string_or(&self, k: &str, d: &str) -> Result<String, QueryError> {
         Ok(self.string(k)?.unwrap_or_else(|| d.to_string()))
     }

@@ -1658,9 +1658,7 @@ fn pivot(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
     let column_key = a
         .strings("columnKey")?
         .ok_or_else(|| a.err("missing required argument columnKey"))?;
-    let value_column = a
-        .string("valueColumn")?
-        .ok_or_else(|| a.err("missing required argument valueColumn"))?;
+    let value_column = a.required_string("valueColumn")?;
     struct Acc {
         key: GroupKey,
         row_schema: Vec<(String, DataType)>,
@@ -1882,12 +1880,8 @@ fn fill(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
 }
 
 fn duplicate(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
-    let column = a
-        .string("column")?
-        .ok_or_else(|| a.err("missing required argument column"))?;
-    let as_ = a
-        .string("as")?
-        .ok_or_else(|| a.err("missing required argument as"))?;
+    let column = a.required_string("column")?;
+    let as_ = a.required_string("as")?;
     let mut out = Vec::new();
     for t in tables {
         let c = t
@@ -1902,12 +1896,8 @@ fn duplicate(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
 }
 
 fn set(a: &Args, tables: &[Table]) -> R<Vec<Table>> {
-    let key = a
-        .string("key")?
-        .ok_or_else(|| a.err("missing required argument key"))?;
-    let value = a
-        .string("value")?
-        .ok_or_else(|| a.err("missing required argument value"))?;
+    let key = a.required_string("key")?;
+    let value = a.required_string("value")?;
     let mut part = Partitioner::default();
     let mut plain = Vec::new();
     let mut regroup = false;
@@ -2136,23 +2126,17 @@ fn buckets(it: &mut Interp<'_>, _a: &Args) -> R<Value> {
 
 fn schema(it: &mut Interp<'_>, a: &Args) -> R<Value> {
     let short = a.name.trim_start_matches("schema.");
-    let bucket = a
-        .string("bucket")?
-        .ok_or_else(|| a.err("missing required argument bucket"))?;
+    let bucket = a.required_string("bucket")?;
     let start = time_arg(it, a, "start")?.unwrap_or(it.now - 30 * DAY);
     let stop = time_arg(it, a, "stop")?.unwrap_or(it.now);
     let measurement = match short {
-        "measurementTagKeys" | "measurementTagValues" | "measurementFieldKeys" => Some(
-            a.string("measurement")?
-                .ok_or_else(|| a.err("missing required argument measurement"))?,
-        ),
+        "measurementTagKeys" | "measurementTagValues" | "measurementFieldKeys" => {
+            Some(a.required_string("measurement")?)
+        }
         _ => None,
     };
     let tag = match short {
-        "tagValues" | "measurementTagValues" => Some(
-            a.string("tag")?
-                .ok_or_else(|| a.err("missing required argument tag"))?,
-        ),
+        "tagValues" | "measurementTagValues" => Some(a.required_string("tag")?),
         "measurements" => Some("_measurement".to_string()),
         "fieldKeys" | "measurementFieldKeys" => Some("_field".to_string()),
         _ => None,
