@@ -166,6 +166,27 @@ fn all_json<T: serde::de::DeserializeOwned>(t: &Tree, bucket: &str) -> Result<Ve
     t.iter(bucket).map(|(_, v)| from_json(bucket, v)).collect()
 }
 
+/// Moves `id` from `old_key` to `new_key` of a unique name index; a taken `new_key` is a
+/// conflict, `<what> with name <name> already exists` as InfluxDB words it.
+fn rename_in_index(
+    t: &mut Tree,
+    index: &str,
+    old_key: &[u8],
+    new_key: Vec<u8>,
+    id: Id,
+    what: &str,
+    name: &str,
+) -> Result<()> {
+    if t.get(index, &new_key).is_some() {
+        return Err(Error::Conflict(format!(
+            "{what} with name {name} already exists"
+        )));
+    }
+    t.delete(index, old_key);
+    t.put(index, new_key, id.encode().to_vec());
+    Ok(())
+}
+
 fn id_from(b: &[u8]) -> Result<Id> {
     Id::decode(b).map_err(|_| Error::corrupt("bad ID in index"))
 }
@@ -684,17 +705,15 @@ impl MetaStore {
                     return Err(Error::Invalid("org name is empty".into()));
                 }
                 if n != org.name {
-                    if t.get(schema::ORG_INDEX, n.as_bytes()).is_some() {
-                        return Err(Error::Conflict(format!(
-                            "organization with name {n} already exists"
-                        )));
-                    }
-                    t.delete(schema::ORG_INDEX, org.name.as_bytes());
-                    t.put(
+                    rename_in_index(
+                        t,
                         schema::ORG_INDEX,
+                        org.name.as_bytes(),
                         n.as_bytes().to_vec(),
-                        id.encode().to_vec(),
-                    );
+                        id,
+                        "organization",
+                        n,
+                    )?;
                     org.name = n.to_string();
                 }
             }
@@ -798,19 +817,15 @@ impl MetaStore {
                     return Err(Error::Invalid("system buckets cannot be renamed".into()));
                 }
                 validate_bucket_name(n, false)?;
-                if t.get(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, n))
-                    .is_some()
-                {
-                    return Err(Error::Conflict(format!(
-                        "bucket with name {n} already exists"
-                    )));
-                }
-                t.delete(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, &b.name));
-                t.put(
+                rename_in_index(
+                    t,
                     schema::BUCKET_INDEX,
+                    &bucket_index_key(b.org_id, &b.name),
                     bucket_index_key(b.org_id, n),
-                    id.encode().to_vec(),
-                );
+                    id,
+                    "bucket",
+                    n,
+                )?;
                 b.name = n.clone();
             }
             if let Some(d) = &upd.description {
@@ -907,17 +922,15 @@ impl MetaStore {
                     return Err(Error::Invalid("username is empty".into()));
                 }
                 if n != u.name {
-                    if t.get(schema::USER_INDEX, n.as_bytes()).is_some() {
-                        return Err(Error::Conflict(format!(
-                            "user with name {n} already exists"
-                        )));
-                    }
-                    t.delete(schema::USER_INDEX, u.name.as_bytes());
-                    t.put(
+                    rename_in_index(
+                        t,
                         schema::USER_INDEX,
+                        u.name.as_bytes(),
                         n.as_bytes().to_vec(),
-                        id.encode().to_vec(),
-                    );
+                        id,
+                        "user",
+                        n,
+                    )?;
                     u.name = n.to_string();
                 }
             }
