@@ -424,20 +424,26 @@ impl Engine {
                 .push(p);
         }
         for (id, (_, pts)) in by_shard {
-            let shard = self.inner.open_shard(bucket, id).map_err(|e| match e {
-                EngineError::Shard(s) => WriteError::from(s),
-                other => WriteError::Storage(ShardError::Io {
-                    path: self.inner.cfg.path.clone(),
-                    source: std::io::Error::other(other.to_string()),
-                }),
-            })?;
-            let res = match shard.write_points(&pts) {
-                Ok(r) => r,
-                Err(ShardError::CacheFull(c)) => {
-                    self.inner.wake();
-                    return Err(WriteError::CacheFull(c));
+            // A restore may replace the shard object between the lookup and the write; the
+            // replaced object refuses the write and the next lookup finds its successor.
+            let mut attempts = 0;
+            let (shard, res) = loop {
+                let shard = self.inner.open_shard(bucket, id).map_err(|e| match e {
+                    EngineError::Shard(s) => WriteError::from(s),
+                    other => WriteError::Storage(ShardError::Io {
+                        path: self.inner.cfg.path.clone(),
+                        source: std::io::Error::other(other.to_string()),
+                    }),
+                })?;
+                match shard.write_points(&pts) {
+                    Ok(r) => break (shard, r),
+                    Err(ShardError::Retired(_)) if attempts < 8 => attempts += 1,
+                    Err(ShardError::CacheFull(c)) => {
+                        self.inner.wake();
+                        return Err(WriteError::CacheFull(c));
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             };
             stats.points += res.points;
             stats.values += res.values;

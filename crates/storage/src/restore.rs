@@ -22,9 +22,10 @@
 //!    or the new file set, never a mix. Before the marker exists, a crash leaves only a staging
 //!    directory, which [`recover`] removes. [`Engine::open`] runs [`recover`] before it opens
 //!    any shard. From the listing of the live files to the reopen, the live shard's snapshots,
-//!    compactions and deletes are paused, and the replaced shard object is then retired, so
-//!    nothing written into the old file set during the switch is lost; writes keep flowing
-//!    into the WAL, which the reopened shard replays.
+//!    compactions and deletes are paused. Writes keep flowing into the WAL until the switch;
+//!    from the switch until the reopened shard has replayed the WAL they wait, then the
+//!    replaced shard object is retired (writes that reach it are retried on the new object),
+//!    so nothing acknowledged during a restore is lost.
 //!
 //! On any error before the switch, the staging directory is removed and the shard is exactly as
 //! before; errors name the tar entry and the reason. The WAL directory is never touched, so
@@ -344,11 +345,17 @@ pub fn restore_shard(
     sync_dir(&parent).map_err(|e| io_err(&parent, e))?;
     let mut staging = staging;
     staging.keep = true;
+    // Writes wait from the switch until the new shard object has replayed the WAL and the old
+    // one is retired: an entry appended through the old object after the replay would be in
+    // the WAL but missing from the new cache until the next restart.
+    let blocked = live_shard.as_ref().map(|s| s.block_writes());
     finish_switch(&parent, id, &staging_name)?;
+    let reloaded = engine.reload_shard(bucket, id);
     if let Some(shard) = &live_shard {
         shard.retire();
     }
-    engine.reload_shard(bucket, id)?;
+    drop(blocked);
+    reloaded?;
     Ok(out)
 }
 

@@ -50,6 +50,9 @@ pub enum ShardError {
     /// Cache bound reached.
     #[error(transparent)]
     CacheFull(#[from] CacheFull),
+    /// The shard object was replaced by a restore; write to the engine's current object.
+    #[error("shard {0} was replaced by a restore")]
+    Retired(ShardId),
     /// Directory operations.
     #[error("{path}: {source}")]
     Io {
@@ -302,6 +305,10 @@ impl Shard {
         self.cache.reserve(bytes)?;
         let seq = {
             let _g = self.gate.read();
+            if self.is_retired() {
+                self.cache.unreserve(bytes);
+                return Err(ShardError::Retired(self.id));
+            }
             match self.wal.append(&framed) {
                 Ok(seq) => {
                     self.cache.insert_reserved(batch, bytes);
@@ -598,8 +605,18 @@ impl Shard {
         self.maint.lock()
     }
 
+    /// Holds off writes to this shard object while the guard lives: writers already past
+    /// the gate have their entries in the WAL file and cache, later ones wait. A restore holds
+    /// it from the directory switch until the new object has replayed the WAL and this one
+    /// is retired, so no acknowledged write lands only in the replaced object.
+    pub fn block_writes(&self) -> parking_lot::RwLockWriteGuard<'_, ()> {
+        self.gate.write()
+    }
+
     /// Marks this shard object replaced (see [`Shard::pause_maintenance`]): from now on its
-    /// snapshots, compactions and deletes do nothing; the engine's new object owns the files.
+    /// snapshots, compactions and deletes do nothing and its writes fail with
+    /// [`ShardError::Retired`] (the engine retries them on its new object); the new object
+    /// owns the files.
     pub fn retire(&self) {
         self.retired.store(true, Ordering::SeqCst);
     }
