@@ -47,6 +47,43 @@ pub struct ServeArgs {
     )]
     storage_cache_max_memory_size: u64,
 
+    /// A shard's cache is written to a TSM file once it holds this many bytes (suffixes k, m,
+    /// g).
+    #[arg(
+        long,
+        env = "INFLUXD_STORAGE_CACHE_SNAPSHOT_MEMORY_SIZE",
+        default_value = "26214400",
+        value_parser = parse_size
+    )]
+    storage_cache_snapshot_memory_size: u64,
+
+    /// A shard's cache is written to a TSM file after this long without writes.
+    #[arg(
+        long,
+        env = "INFLUXD_STORAGE_CACHE_SNAPSHOT_WRITE_COLD_DURATION",
+        default_value = "10m0s",
+        value_parser = parse_duration
+    )]
+    storage_cache_snapshot_write_cold_duration: std::time::Duration,
+
+    /// A shard is compacted into as few files as possible after this long without writes.
+    #[arg(
+        long,
+        env = "INFLUXD_STORAGE_COMPACT_FULL_WRITE_COLD_DURATION",
+        default_value = "4h0m0s",
+        value_parser = parse_duration
+    )]
+    storage_compact_full_write_cold_duration: std::time::Duration,
+
+    /// How often shard groups past their bucket's retention period are dropped.
+    #[arg(
+        long,
+        env = "INFLUXD_STORAGE_RETENTION_CHECK_INTERVAL",
+        default_value = "30m0s",
+        value_parser = parse_duration
+    )]
+    storage_retention_check_interval: std::time::Duration,
+
     /// Largest write body accepted after decompression, in bytes (suffixes k, m, g); larger
     /// ones answer 413.
     #[arg(
@@ -116,7 +153,20 @@ impl ServeArgs {
         cfg.cache_max_memory_bytes = self.storage_cache_max_memory_size;
         cfg.max_write_body_bytes = usize::try_from(self.max_write_body_size).unwrap_or(usize::MAX);
         cfg.query_memory_bytes = usize::try_from(self.query_memory_bytes).unwrap_or(usize::MAX);
+        cfg.cache_snapshot_memory_bytes = self.storage_cache_snapshot_memory_size;
+        cfg.cache_snapshot_write_cold = self.storage_cache_snapshot_write_cold_duration;
+        cfg.compact_full_write_cold = self.storage_compact_full_write_cold_duration;
+        cfg.retention_check_interval = self.storage_retention_check_interval;
         Ok(cfg)
+    }
+}
+
+/// Parses a duration as influxd's flags take it (Go's `10m0s`, `4h`, `30s`, `500ms`); it must
+/// not be zero.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    match crate::duration::parse(s)? {
+        d if d.is_zero() => Err(format!("invalid duration {s:?}: must be above zero")),
+        d => Ok(d),
     }
 }
 
@@ -205,7 +255,9 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use std::time::Duration;
+
+    use super::{parse_duration, parse_size};
 
     #[test]
     fn sizes_as_influxd() {
@@ -215,5 +267,14 @@ mod tests {
         assert_eq!(parse_size("64k"), Ok(64 << 10));
         assert!(parse_size("lots").is_err());
         assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn durations_as_influxd() {
+        assert_eq!(parse_duration("10m0s"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("4h0m0s"), Ok(Duration::from_secs(4 * 3600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("soon").is_err());
     }
 }

@@ -340,6 +340,161 @@ async fn ground_truth_written_both_ways_reads_back_exactly() {
     );
 }
 
+/// Flags that make the background service snapshot every cache and fully compact every
+/// shard within a few seconds of the last write.
+const EAGER_COMPACTION: &[&str] = &[
+    "--storage-cache-snapshot-memory-size",
+    "1",
+    "--storage-cache-snapshot-write-cold-duration",
+    "1s",
+    "--storage-compact-full-write-cold-duration",
+    "2s",
+];
+
+/// TSM and tombstone file names of every shard of a bucket, by shard directory.
+fn shard_files(srv: &TestServer, bucket_id: &str) -> BTreeMap<String, Vec<String>> {
+    let dir = srv
+        .data_dir()
+        .join("engine/data")
+        .join(bucket_id)
+        .join("autogen");
+    let mut out = BTreeMap::new();
+    for shard in std::fs::read_dir(&dir)
+        .expect("shard directories")
+        .flatten()
+    {
+        let mut names: Vec<String> = std::fs::read_dir(shard.path())
+            .expect("shard directory")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tsm") || n.ends_with(".tombstone"))
+            .collect();
+        names.sort();
+        out.insert(shard.file_name().to_string_lossy().into_owned(), names);
+    }
+    out
+}
+
+/// Waits (up to a minute) until `ok` holds for the bucket's shard files; returns them.
+async fn wait_for_files(
+    srv: &TestServer,
+    bucket_id: &str,
+    what: &str,
+    ok: impl Fn(&BTreeMap<String, Vec<String>>) -> bool,
+) -> BTreeMap<String, Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let files = shard_files(srv, bucket_id);
+        if ok(&files) {
+            return files;
+        }
+        assert!(Instant::now() < deadline, "{what}: files {files:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The highest generation (`%09d` before the dash) among the files.
+fn max_generation(files: &BTreeMap<String, Vec<String>>) -> u64 {
+    files
+        .values()
+        .flatten()
+        .filter_map(|n| n.split('-').next()?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Every shard holds one TSM file and no tombstone.
+fn fully_compacted(files: &BTreeMap<String, Vec<String>>) -> bool {
+    !files.is_empty()
+        && files
+            .values()
+            .all(|n| n.len() == 1 && n[0].ends_with(".tsm"))
+}
+
+/// The ground truth written in three parts, each snapshotted to its own TSM files, then read
+/// back after the background service fully compacted every shard, after a delete that the
+/// next full compaction applies to the files, and after a restart.
+#[tokio::test]
+async fn ground_truth_reads_back_after_snapshots_and_full_compaction() {
+    let want = truth();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let srv = TestServer::start_in(dir, EAGER_COMPACTION).await;
+    let s = srv.setup().await;
+    let body = lines();
+    let text = String::from_utf8(body).expect("utf-8 line protocol");
+    let all: Vec<&str> = text.lines().collect();
+    let mut snapshots = 0;
+    // Every third line per part, so each part reaches every shard.
+    for i in 0..3 {
+        let part: Vec<&str> = all.iter().skip(i).step_by(3).copied().collect();
+        let r = srv
+            .req(
+                reqwest::Method::POST,
+                "/api/v2/write?org=org&bucket=bucket&precision=ns",
+            )
+            .header("Authorization", format!("Token {}", s.token))
+            .body(part.join("\n"))
+            .send()
+            .await
+            .expect("write");
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap_or_default());
+        // Wait for this part's snapshot: a TSM file of a new generation (compactions keep
+        // the highest generation of their inputs).
+        let files = wait_for_files(&srv, &s.bucket_id, "snapshot of a part", |f| {
+            max_generation(f) > snapshots
+        })
+        .await;
+        snapshots = max_generation(&files);
+    }
+    let files = wait_for_files(&srv, &s.bucket_id, "full compaction", fully_compacted).await;
+    // Some shard got more than one snapshot, so a compaction (sequence above 1) ran.
+    assert!(
+        files.values().any(|n| !n[0].ends_with("000000001.tsm")),
+        "no compacted file: {files:?}"
+    );
+    assert_points(
+        &read_bucket(&srv, &s, "bucket").await,
+        &want,
+        "after full compaction",
+    );
+
+    srv.call(
+        "POST",
+        "/api/v2/delete?org=org&bucket=bucket",
+        Some(&s.token),
+        Some(
+            json!({"start": "1900-01-01T00:00:00Z", "stop": "2100-01-01T00:00:00Z",
+                    "predicate": "_measurement=\"cpu\" AND host=\"serverA\""}),
+        ),
+    )
+    .await
+    .status(204);
+    let mut after = want.clone();
+    after.retain(|(m, tags, _), _| {
+        !(m == "cpu" && tags.iter().any(|(k, v)| k == "host" && v == "serverA"))
+    });
+    assert!(after.len() < want.len(), "the predicate names real series");
+    // The delete tombstones files; the next full compaction rewrites them without the data.
+    let compacted = wait_for_files(&srv, &s.bucket_id, "compaction after delete", |f| {
+        fully_compacted(f) && *f != files
+    })
+    .await;
+    assert_points(
+        &read_bucket(&srv, &s, "bucket").await,
+        &after,
+        "after delete and compaction",
+    );
+    let mut srv = srv;
+    assert!(srv.terminate().success(), "log:\n{}", srv.log());
+    let srv = TestServer::start_in(srv.stop(), EAGER_COMPACTION).await;
+    assert_eq!(shard_files(&srv, &s.bucket_id), compacted);
+    assert_points(
+        &read_bucket(&srv, &s, "bucket").await,
+        &after,
+        "after compaction and restart",
+    );
+}
+
 /// The ground truth in the query crate's in-memory source.
 fn memory_source(data: &Points) -> query::source::MemSource {
     use query::source::{BucketInfo, MemSeries, MemSource, SeriesValues};

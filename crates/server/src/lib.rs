@@ -49,19 +49,36 @@ pub struct ServeConfig {
     /// Memory one query may hold (`--query-memory-bytes`); past it the query fails with 429
     /// `too many requests`. 0 = unlimited.
     pub query_memory_bytes: usize,
+    /// A shard's cache is snapshotted to a TSM file at this size
+    /// (`--storage-cache-snapshot-memory-size`).
+    pub cache_snapshot_memory_bytes: u64,
+    /// A shard's cache is snapshotted after this long without writes
+    /// (`--storage-cache-snapshot-write-cold-duration`).
+    pub cache_snapshot_write_cold: std::time::Duration,
+    /// A shard is fully compacted after this long without writes
+    /// (`--storage-compact-full-write-cold-duration`).
+    pub compact_full_write_cold: std::time::Duration,
+    /// How often shard groups past their bucket's retention are dropped
+    /// (`--storage-retention-check-interval`).
+    pub retention_check_interval: std::time::Duration,
 }
 
 impl ServeConfig {
-    /// A configuration with InfluxDB's defaults for everything but the paths: a 1 GiB cache
-    /// bound and [`DEFAULT_MAX_WRITE_BODY_BYTES`].
+    /// A configuration with InfluxDB's defaults for everything but the paths (the storage
+    /// settings of [`storage::EngineConfig::new`]) and [`DEFAULT_MAX_WRITE_BODY_BYTES`].
     pub fn new(bolt_path: PathBuf, sqlite_path: PathBuf, engine_path: PathBuf) -> ServeConfig {
+        let engine = storage::EngineConfig::new(&engine_path);
         ServeConfig {
             bolt_path,
             sqlite_path,
             engine_path,
-            cache_max_memory_bytes: 1 << 30,
+            cache_max_memory_bytes: engine.cache_max_memory_bytes,
             max_write_body_bytes: DEFAULT_MAX_WRITE_BODY_BYTES,
             query_memory_bytes: 0,
+            cache_snapshot_memory_bytes: engine.cache_snapshot_memory_bytes,
+            cache_snapshot_write_cold: engine.cache_snapshot_write_cold,
+            compact_full_write_cold: engine.compact_full_write_cold,
+            retention_check_interval: engine.retention_check_interval,
         }
     }
 }
@@ -181,6 +198,10 @@ pub async fn serve(
     let catalog: Arc<dyn storage::ShardCatalog> = Arc::clone(&meta) as _;
     let engine_cfg = storage::EngineConfig {
         cache_max_memory_bytes: cfg.cache_max_memory_bytes,
+        cache_snapshot_memory_bytes: cfg.cache_snapshot_memory_bytes,
+        cache_snapshot_write_cold: cfg.cache_snapshot_write_cold,
+        compact_full_write_cold: cfg.compact_full_write_cold,
+        retention_check_interval: cfg.retention_check_interval,
         ..storage::EngineConfig::new(cfg.engine_path.clone())
     };
     let engine = tokio::task::spawn_blocking(move || storage::Engine::open(engine_cfg, catalog))
