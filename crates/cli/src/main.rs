@@ -7,6 +7,7 @@ mod backup;
 mod client;
 mod duration;
 mod inspect;
+mod query;
 mod restore;
 mod serve;
 mod setup;
@@ -37,6 +38,8 @@ enum Command {
     Restore(restore::RestoreArgs),
     /// Inspect TSM files offline: dump them, or verify every block.
     Inspect(inspect::InspectArgs),
+    /// Run a Flux query and print its results, as `influx query` does.
+    Query(query::QueryArgs),
     /// Set up a fresh server: initial user, organization, bucket and operator token.
     Setup(setup::SetupArgs),
 }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Restore(args) => restore::run(args),
+        Command::Query(args) => query::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! InfluxDB's Python client (`influxdb-client`) writing, querying and deleting data in the real
 //! binary: `tests/python/data.py` drives the client's write API, `query`, `query_csv`,
-//! `query_stream` (with query parameters) and the delete API. The interpreter comes from
-//! `IRONFLUX_PYTHON`.
+//! `query_stream` (with query parameters), `query_data_frame` (pandas) and the delete API. The
+//! interpreter comes from `IRONFLUX_PYTHON` (with `pandas`, as `tests/python/requirements.txt`).
 
 mod common;
 

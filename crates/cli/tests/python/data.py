@@ -2,14 +2,15 @@
 
 Usage: data.py URL TOKEN ORG BUCKET. The server must be set up with operator TOKEN, org ORG and
 bucket BUCKET. Writes points (Point objects and line protocol, several precisions), reads them
-back with `query`, `query_csv`, `query_stream` and query parameters, checks an aggregate, the
-errors of a bad write and of an unsupported function, and a delete; exits non-zero on the first
-mismatch.
+back with `query`, `query_csv`, `query_stream`, `query_data_frame` (pandas) and query
+parameters, checks an aggregate, the errors of a bad write and of an unsupported function, and a
+delete; exits non-zero on the first mismatch.
 """
 
 import sys
 from datetime import datetime, timezone
 
+import pandas as pd
 from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
@@ -86,6 +87,48 @@ def main(url, token, org, bucket):
             f'from(bucket: "{bucket}") |> {rng} |> filter(fn: (r) => r._measurement == "py_mem")'
         ))
         check([r.get_value() for r in stream] == [1, 2, 3], "query_stream records")
+
+        # pandas: one DataFrame over the tables of the same shape, typed columns, UTC times.
+        df = query.query_data_frame(
+            f'from(bucket: "{bucket}") |> {rng} |> filter(fn: (r) => r._measurement == "py_mem")'
+        )
+        check(isinstance(df, pd.DataFrame), f"query_data_frame gives one DataFrame: {type(df)}")
+        check(list(df.columns) == ["result", "table", "_start", "_stop", "_time", "_value",
+                                   "_field", "_measurement", "host"], f"frame columns {list(df.columns)}")
+        check(df["_value"].tolist() == [1, 2, 3] and str(df["_value"].dtype) == "int64",
+              f"frame values {df['_value'].tolist()} {df['_value'].dtype}")
+        check(df["host"].tolist() == ["a", "a", "b"] and df["table"].tolist() == [0, 0, 1],
+              f"frame tags and tables {df['host'].tolist()} {df['table'].tolist()}")
+        want = pd.to_datetime([(T0 + 10) * 10**9, (T0 + 11) * 10**9, (T0 + 12) * 10**9], utc=True)
+        check(list(df["_time"]) == list(want), f"frame times {list(df['_time'])}")
+        check(str(df["_time"].dt.tz) == "UTC", f"frame times in UTC {df['_time'].dtype}")
+        # A change of column types between tables starts a new frame (series-key order: note
+        # then usage for each host), so this is a list of four; an index column.
+        frames = query.query_data_frame(
+            f'from(bucket: "{bucket}") |> {rng} |> filter(fn: (r) => r._measurement == "py_cpu" '
+            'and (r._field == "usage" or r._field == "note"))',
+            data_frame_index=["_time"],
+        )
+        check(isinstance(frames, list) and len(frames) == 4, f"one frame per block: {len(frames)}")
+        kinds = [(f["host"].iloc[0], f["_field"].iloc[0], str(f["_value"].dtype)) for f in frames]
+        check([k[:2] for k in kinds] == [("a", "note"), ("a", "usage"), ("b", "note"), ("b", "usage")]
+              and kinds[1][2] == "float64", f"frame order and types {kinds}")
+        usage = pd.concat([frames[1], frames[3]])
+        check(usage["_value"].tolist() == [10.5, 31.5, 21.0, 42.0], f"float frames {usage['_value'].tolist()}")
+        check(usage.index.name == "_time" and usage.index[0] == pd.Timestamp(T0 * 10**9, tz="UTC"),
+              f"frame index {usage.index}")
+        notes = pd.concat([frames[0], frames[2]])["_value"].tolist()
+        check(notes == ["n0", "n2", "n1", "n3"], f"string frames {notes}")
+        means = query.query_data_frame(
+            f'from(bucket: "{bucket}") |> {rng} |> filter(fn: (r) => r._measurement == "py_cpu" '
+            'and r._field == "usage") |> aggregateWindow(every: 2s, fn: mean, createEmpty: false) '
+            '|> group() |> sort(columns: ["_time", "host"])'
+        )
+        check(means["_value"].tolist() == [10.5, 21.0, 31.5, 42.0], f"windowed frame {means['_value'].tolist()}")
+        empty = query.query_data_frame(
+            f'from(bucket: "{bucket}") |> {rng} |> filter(fn: (r) => r._measurement == "nothing")'
+        )
+        check(isinstance(empty, pd.DataFrame) and len(empty) == 0, "empty answer gives an empty frame")
 
         params = {"p_host": "b", "p_field": "cores"}
         tables = query.query(
