@@ -271,7 +271,24 @@ impl SqlStore {
 
     /// Replaces the database with the content of the SQLite file `src` (online backup from
     /// `src` into the live database), then checks and completes its migrations.
+    ///
+    /// `src` is checked before the live database is touched, and is changed by the check: it
+    /// must be a SQLite database that passes `PRAGMA quick_check`, its `migrations` rows must be
+    /// a prefix of [`MIGRATIONS`], and the missing ones are applied to it. The online backup then
+    /// replaces the live database in one transaction, so a bad snapshot leaves it as it was.
     pub fn restore_from(&mut self, src: &Path) -> Result<()> {
+        {
+            let mut check = Connection::open_with_flags(
+                src,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            let verdict: String = check.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+            if verdict != "ok" {
+                return Err(Error::corrupt(format!("sqlite: quick_check: {verdict}")));
+            }
+            migrate(&mut check)?;
+        }
         let source = Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         {
             let backup = rusqlite::backup::Backup::new(&source, &mut self.conn)?;

@@ -106,6 +106,51 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// `<file>.restore-`: the prefix of the temporary files restores upload beside `file`.
+fn restore_temp_prefix(file: &Path) -> String {
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    format!("{name}.restore-")
+}
+
+fn restore_temp_path(file: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    file.with_file_name(format!(
+        "{}{}-{n}.tmp",
+        restore_temp_prefix(file),
+        std::process::id()
+    ))
+}
+
+/// Removes the restore uploads a crash left beside `file` (and SQLite's journals of them).
+fn remove_restore_leftovers(file: &Path) {
+    let prefix = restore_temp_prefix(file);
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.contains(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Fsyncs the directory holding `file`.
+fn sync_parent(file: &Path) -> Result<()> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
 /// InfluxDB's default shard group duration for a retention period (ns): infinite or more than
 /// six months → 7 days; more than two days → 1 day; otherwise 1 hour.
 pub fn default_shard_group_duration(retention_ns: i64) -> i64 {
@@ -505,6 +550,9 @@ impl MetaStore {
             (KvFile::create(&bolt_path, &root)?, root)
         };
         let sql = SqlStore::open(&sqlite_path)?;
+        // Only now that the KV file is locked: another process's uploads are never touched.
+        remove_restore_leftovers(&bolt_path);
+        remove_restore_leftovers(&sqlite_path);
         Ok(MetaStore {
             inner: Arc::new(Inner {
                 snapshot: RwLock::new(Arc::new(State::new(root))),
@@ -1554,9 +1602,52 @@ impl MetaStore {
         })
     }
 
-    /// Replaces the SQL store with the SQLite file at `src` (as `/api/v2/restore/sql`).
+    /// Replaces the SQL store with the SQLite file at `src` (as `/api/v2/restore/sql`), checked
+    /// first and completed with the missing migrations (which change `src`); a file that fails
+    /// the check leaves the store as it was. Upload it to [`MetaStore::sql_restore_path`].
     pub fn restore_sql(&self, src: &Path) -> Result<()> {
         lock(&self.inner.sql).restore_from(src)
+    }
+
+    /// A fresh path beside the KV file, `<KV file>.restore-<pid>-<n>.tmp`, to receive a snapshot
+    /// for [`MetaStore::restore_kv_file`]. Whatever a crash leaves there is removed by the next
+    /// [`MetaStore::open`].
+    pub fn kv_restore_path(&self) -> PathBuf {
+        restore_temp_path(&self.inner.bolt_path)
+    }
+
+    /// A fresh path beside the SQLite file, as [`MetaStore::kv_restore_path`], for
+    /// [`MetaStore::restore_sql`].
+    pub fn sql_restore_path(&self) -> PathBuf {
+        restore_temp_path(&self.inner.sqlite_path)
+    }
+
+    /// Replaces the whole KV store with the bolt file at `path` (as `/api/v2/restore/kv`),
+    /// switching files rather than copying trees: `path` must be in the KV file's directory
+    /// (see [`MetaStore::kv_restore_path`]) and already fsynced. It is opened and checked like
+    /// any KV file at [`MetaStore::open`] (every page, the migration list; missing migrations
+    /// are committed to it), then renamed over the KV file and the directory fsynced, while no
+    /// other change can be committed. Before the rename nothing live is touched: on error the
+    /// store is as it was and `path` is the caller's to remove. A crash leaves the old or the
+    /// new file in place.
+    pub fn restore_kv_file(&self, path: &Path) -> Result<()> {
+        let mut kv = lock(&self.inner.kv);
+        let (mut next, mut root) = KvFile::open(path)?;
+        let opened = root.clone();
+        if check_migrations(&mut root)? {
+            next.commit(&opened, &root)?;
+        }
+        drop(opened);
+        std::fs::rename(path, &self.inner.bolt_path)?;
+        sync_parent(&self.inner.bolt_path)?;
+        // The old handle (and its lock on the replaced file) goes with the old version.
+        *kv = next;
+        *self
+            .inner
+            .snapshot
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(State::new(root));
+        Ok(())
     }
 
     /// Runs `f` with the SQLite connection (for features stored there: notebooks, annotations,

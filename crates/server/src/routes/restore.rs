@@ -6,7 +6,12 @@
 //!   can administer). Then it replaces the KV store, every shard of the engine is emptied (the
 //!   restored `meta.db` catalogue describes the shards now), and the answer is 200
 //!   `{"token": "<the restored operator token>"}` (empty when the snapshot keeps only hashes).
-//! * `POST /api/v2/restore/sql`: a SQLite snapshot, swapped in by the metadata store; 204.
+//!   The body is streamed to a file beside the live KV file and fsynced; that very file is
+//!   checked and then renamed over the live one ([`meta::MetaStore::restore_kv_file`]), so the
+//!   upload never sits in memory whole and a crash leaves the old or the new store.
+//! * `POST /api/v2/restore/sql`: a SQLite snapshot, checked (it opens, passes `quick_check`,
+//!   its migrations are known; the missing ones are applied to it) and then copied into the
+//!   live database in one transaction by the metadata store; 204.
 //! * `POST /api/v2/restore/bucketMetadata` (and `/restore/bucket-metadata`): a bucket manifest;
 //!   the bucket is created with its shard groups under new IDs; 201
 //!   `{id, name, shardMappings: [{oldId, newId}]}`; 422 `conflict` if the name exists; on any
@@ -20,7 +25,7 @@
 //!
 //! Operator only. Bodies are gunzipped when `Content-Encoding: gzip` and streamed: the async
 //! body becomes a blocking reader (`StreamReader` + `SyncIoBridge`) consumed on the blocking
-//! pool. The decompressed size of a shard upload is capped by the environment variable
+//! pool. The decompressed size of an upload is capped by the environment variable
 //! `IRONFLUX_RESTORE_MAX_BYTES` (default 1 TiB) against gzip bombs.
 
 use std::io::{self, Read};
@@ -101,11 +106,32 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal_msg(&format!("restore task failed: {e}")))?
 }
 
-/// Streams the body into `path`.
-fn body_to_file(mut r: Box<dyn Read + Send>, path: &std::path::Path) -> Result<u64, ApiError> {
+/// A file a restore uploads into, removed on drop unless it was renamed away.
+struct Upload(std::path::PathBuf);
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Streams the body into `path` through a fixed buffer, at most `max` bytes (gzip bombs), and
+/// fsyncs it. Memory does not depend on the body's size.
+fn body_to_file(
+    r: Box<dyn Read + Send>,
+    path: &std::path::Path,
+    max: u64,
+) -> Result<u64, ApiError> {
     let mut f = std::fs::File::create(path).map_err(|e| ApiError::internal(&e))?;
-    let n = io::copy(&mut r, &mut f)
+    let mut limited = r.take(max.saturating_add(1));
+    let n = io::copy(&mut limited, &mut f)
         .map_err(|e| ApiError::invalid(format!("failed to read request body: {e}")))?;
+    if n > max {
+        return Err(ApiError::new(
+            Code::RequestTooLarge,
+            format!("snapshot larger than the limit of {max} bytes"),
+        ));
+    }
     f.sync_all().map_err(|e| ApiError::internal(&e))?;
     Ok(n)
 }
@@ -131,12 +157,13 @@ pub async fn kv(
     let meta = Arc::clone(&app.meta);
     let engine = engine(&app);
     let token = blocking(move || {
-        let dir = tempdir()?;
-        let kv = dir.path().join("influxd.bolt");
-        body_to_file(reader.open(), &kv)?;
-        let bytes = std::fs::read(&kv).map_err(|e| ApiError::internal(&e))?;
-        // Validate on a copy before the live store is touched.
-        let probe = meta::MetaStore::open(&kv, dir.path().join("probe.sqlite"))
+        // The upload goes beside the live KV file, so that it can be renamed over it.
+        let upload = Upload(meta.kv_restore_path());
+        body_to_file(reader.open(), &upload.0, restore_options().max_bytes)?;
+        // Validate before the live store is touched: it opens as a store (every page, the
+        // migration list) and holds an operator authorization.
+        let probe_dir = tempdir()?;
+        let probe = meta::MetaStore::open(&upload.0, probe_dir.path().join("probe.sqlite"))
             .map_err(|e| ApiError::invalid(format!("invalid KV snapshot: {e}")))?;
         let auths = probe
             .list_authorizations(&meta::AuthorizationFilter::default())
@@ -150,8 +177,9 @@ pub async fn kv(
             ));
         };
         let token = op.token.clone();
+        drop(auths);
         let mut buckets = engine.catalog().buckets().unwrap_or_default();
-        meta.restore_kv(&bytes).map_err(|e| match e {
+        meta.restore_kv_file(&upload.0).map_err(|e| match e {
             meta::Error::Corrupt(m) | meta::Error::Invalid(m) => {
                 ApiError::invalid(format!("invalid KV snapshot: {m}"))
             }
@@ -176,10 +204,9 @@ pub async fn sql(
     let reader = BodyReader::new(body, &headers);
     let meta = Arc::clone(&app.meta);
     blocking(move || {
-        let dir = tempdir()?;
-        let path = dir.path().join("influxd.sqlite");
-        body_to_file(reader.open(), &path)?;
-        meta.restore_sql(&path).map_err(|e| match e {
+        let upload = Upload(meta.sql_restore_path());
+        body_to_file(reader.open(), &upload.0, restore_options().max_bytes)?;
+        meta.restore_sql(&upload.0).map_err(|e| match e {
             meta::Error::Sqlite(_) | meta::Error::Corrupt(_) | meta::Error::Invalid(_) => {
                 ApiError::invalid(format!("invalid SQL snapshot: {e}"))
             }
