@@ -307,6 +307,47 @@ impl TsmFile {
     }
 }
 
+/// Block-level reads for the engine's window aggregates (`engine::aggregate`).
+impl TsmFile {
+    /// The CRC stored in front of a block (not verified here): with the file path and the
+    /// block's offset it identifies the block's contents for caches of derived data.
+    pub fn block_crc(&self, e: &tsm::IndexEntry) -> Result<u32, TsmIoError> {
+        Ok(self.reader.read().block_bytes(e)?.0)
+    }
+
+    /// Decodes one block into `out` (its timestamps and values, no tombstones applied: use
+    /// it on the entries of [`TsmFile::clean_blocks`]). The block must hold `field_type`.
+    pub fn decode_block(
+        &self,
+        e: &tsm::IndexEntry,
+        field_type: FieldType,
+        out: &mut tsm::Block,
+    ) -> Result<(), TsmIoError> {
+        let r = self.reader.read();
+        r.read_block_into(e, out)?;
+        let found = out.values.block_type();
+        if field_type_of(found) != field_type {
+            let expected = match field_type {
+                FieldType::Float => tsm::BlockType::Float,
+                FieldType::Integer => tsm::BlockType::Integer,
+                FieldType::Unsigned => tsm::BlockType::Unsigned,
+                FieldType::Boolean => tsm::BlockType::Boolean,
+                FieldType::String => tsm::BlockType::String,
+            };
+            return Err(tsm::Error::new(
+                &self.path,
+                tsm::ErrorKind::TypeMismatch {
+                    expected: expected as u8,
+                    found: found as u8,
+                },
+            )
+            .at(e.offset)
+            .into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,12 @@
 //! Window aggregates computed inside one shard from its TSM blocks and cache, for the engine's
-//! pushed-down `aggregateWindow` (see `engine::aggregate`).
+//! pushed-down `aggregateWindow` (see `engine::aggregate`): counts from block headers, and the
+//! clean block lists that the engine folds into running aggregates without merging points.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{Shard, ShardError};
+use crate::tsmio::TsmFile;
 use crate::values::Values;
 
 impl Shard {
@@ -67,5 +70,43 @@ impl Shard {
             }
         }
         Ok(())
+    }
+}
+
+impl Shard {
+    /// The blocks of `key` overlapping `[min, max]`, in time order, when they alone hold the
+    /// key's points there: the cache has none of them in the range, no tombstone touches the
+    /// key and no two blocks overlap in time. `None` otherwise (then only a merged read, as
+    /// [`Shard::read`], is right).
+    pub(crate) fn clean_blocks_in(
+        &self,
+        key: &[u8],
+        min: i64,
+        max: i64,
+    ) -> Option<Vec<(Arc<TsmFile>, tsm::IndexEntry)>> {
+        // The cache first, then the file list, as `read` does.
+        if self
+            .cache
+            .values(key, min, max)
+            .is_some_and(|v| !v.is_empty())
+        {
+            return None;
+        }
+        let mut blocks = Vec::new();
+        for f in self.files() {
+            if f.entry(key).is_none_or(|e| e.max < min || e.min > max) {
+                continue;
+            }
+            for e in f.clean_blocks(key)? {
+                if e.overlaps(min, max) {
+                    blocks.push((Arc::clone(&f), e));
+                }
+            }
+        }
+        blocks.sort_by_key(|(_, e)| e.min_time);
+        blocks
+            .windows(2)
+            .all(|w| w[0].1.max_time < w[1].1.min_time)
+            .then_some(blocks)
     }
 }
