@@ -262,30 +262,15 @@ impl Shard {
                 .collect();
             (parking_lot::RwLockWriteGuard::downgrade(w), keep)
         };
-        let mut batch: foldhash::HashMap<Vec<u8>, Values> = foldhash::HashMap::default();
-        let mut key = Vec::new();
-        for (p, _) in points.iter().zip(keep).filter(|(_, k)| *k) {
-            for (k, v) in &p.fields {
-                key.clear();
-                key.extend_from_slice(p.series_key.as_bytes());
-                key.extend_from_slice(crate::points::FIELD_SEPARATOR);
-                key.extend_from_slice(k.as_bytes());
-                match batch.get_mut(key.as_slice()) {
-                    Some(vals) => {
-                        vals.push(p.time, v);
-                    }
-                    None => {
-                        batch.insert(key.clone(), Values::single(p.time, v));
-                    }
-                }
-                out.values += 1;
-            }
-            out.points += 1;
-        }
+        let kept: Vec<&Point> = points
+            .iter()
+            .zip(keep)
+            .filter_map(|(p, k)| k.then_some(*p))
+            .collect();
+        let batch = batch_values(&kept, &mut out);
         if batch.is_empty() {
             return Ok(out);
         }
-        let batch: Vec<(Vec<u8>, Values)> = batch.into_iter().collect();
         let seq = self.append_batch(batch)?;
         drop(ix);
         self.wal.sync(seq)?;
@@ -574,6 +559,59 @@ impl Shard {
     pub fn release_memory(&self) {
         self.cache.clear();
     }
+}
+
+/// One WAL entry's worth of values: one run per TSM key, in no particular order (a key
+/// appears once: InfluxDB's WAL reader keeps only the last run of a repeated key).
+///
+/// The common batch names each series once with distinct fields, so every (series, field)
+/// pair is already unique and the runs are built straight into a vector; only a batch that
+/// repeats a series (or a field within a line) is grouped through a map.
+fn batch_values(points: &[&Point], out: &mut ShardWrite) -> Vec<(Vec<u8>, Values)> {
+    let mut seen: foldhash::HashSet<&str> = foldhash::HashSet::default();
+    seen.reserve(points.len());
+    let unique = points.iter().all(|p| {
+        seen.insert(p.series_key.as_str())
+            && p.fields
+                .iter()
+                .enumerate()
+                .all(|(i, (k, _))| p.fields[..i].iter().all(|(o, _)| o != k))
+    });
+    let sep = crate::points::FIELD_SEPARATOR;
+    let key_of = |p: &Point, field: &str| {
+        let mut key = Vec::with_capacity(p.series_key.len() + sep.len() + field.len());
+        key.extend_from_slice(p.series_key.as_bytes());
+        key.extend_from_slice(sep);
+        key.extend_from_slice(field.as_bytes());
+        key
+    };
+    out.points += points.len();
+    if unique {
+        let n = points.iter().map(|p| p.fields.len()).sum();
+        out.values += n;
+        let mut batch = Vec::with_capacity(n);
+        for p in points {
+            for (k, v) in &p.fields {
+                batch.push((key_of(p, k), Values::single(p.time, v)));
+            }
+        }
+        return batch;
+    }
+    let mut batch: foldhash::HashMap<Vec<u8>, Values> = foldhash::HashMap::default();
+    for p in points {
+        for (k, v) in &p.fields {
+            match batch.entry(key_of(p, k)) {
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    e.get_mut().push(p.time, v);
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(Values::single(p.time, v));
+                }
+            }
+            out.values += 1;
+        }
+    }
+    batch.into_iter().collect()
 }
 
 /// Checks a point's field types against the index (recording new fields and the series);
