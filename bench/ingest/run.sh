@@ -25,8 +25,8 @@ fi
 
 echo "building ironflux and the load generator (release)..." >&2
 (cd "$root" && cargo build --release --quiet --bin ironflux)
-(cd "$here" && cargo build --release --quiet)
-ironflux="$root/target/release/ironflux"
+(cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release --quiet)
+ironflux="${CARGO_TARGET_DIR:-$root/target}/release/ironflux"
 load="$here/target/release/ingest-load"
 
 wait_http() { for _ in $(seq 1 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
@@ -37,7 +37,8 @@ rows=()
 # --- ironflux
 d="$work/ironflux"; mkdir -p "$d"
 "$ironflux" serve --http-bind-address 127.0.0.1:18087 --bolt-path "$d/influxd.bolt" \
-  --sqlite-path "$d/influxd.sqlite" --engine-path "$d/engine" --log-level error &
+  --sqlite-path "$d/influxd.sqlite" --engine-path "$d/engine" --log-level error \
+  --storage-cache-snapshot-write-cold-duration 5s --storage-compact-full-write-cold-duration 5s &
 pid=$!; pids+=("$pid"); wait_http http://127.0.0.1:18087/health
 curl -fs -o /dev/null -X POST http://127.0.0.1:18087/api/v2/setup -H 'Content-Type: application/json' \
   -d '{"username":"bench","password":"benchbench","org":"bench","bucket":"bench","token":"benchtoken"}'
