@@ -296,7 +296,9 @@ impl Shard {
                 self.cache.unreserve(bytes);
                 return Err(ShardError::Retired(self.id));
             }
-            match self.wal.append(&framed) {
+            let appended = self.wal.append(&framed);
+            wal::recycle(framed);
+            match appended {
                 Ok(seq) => {
                     self.cache.insert_reserved(batch, bytes);
                     seq

@@ -146,11 +146,18 @@ impl WalEntry {
         frame(self.kind(), &self.encode_payload()?)
     }
 
-    /// Framed write entry for a batch, without building a [`WalEntry`].
+    /// Framed write entry for a batch, without building a [`WalEntry`]. The buffer comes
+    /// from a small pool; hand it back with [`recycle`] once appended.
     pub fn encode_write(batch: &[(Vec<u8>, Values)]) -> Result<Vec<u8>, WalError> {
-        let mut b = Vec::new();
-        write_payload(batch, &mut b)?;
-        frame(WRITE_ENTRY, &b)
+        let mut payload = take_buffer();
+        payload.reserve(payload_len(batch));
+        let framed = write_payload(batch, &mut payload).and_then(|()| {
+            let mut out = take_buffer();
+            frame_into(WRITE_ENTRY, &payload, &mut out)?;
+            Ok(out)
+        });
+        recycle(payload);
+        framed
     }
 
     /// Decodes a payload of the given type; `None` when malformed.
@@ -267,10 +274,58 @@ fn write_payload(kv: &[(Vec<u8>, Values)], b: &mut Vec<u8>) -> Result<(), WalErr
     Ok(())
 }
 
+/// Encoding buffers kept between writes. A write's payload and framed entry run to megabytes;
+/// allocating them afresh for every request costs a page fault per 4 KiB, which showed as the
+/// largest single cost of HTTP ingest. At most [`POOLED_BUFFERS`] buffers of at most
+/// [`POOLED_BUFFER_MAX`] bytes are kept, so the pool holds a few MiB at most.
+static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+const POOLED_BUFFERS: usize = 4;
+const POOLED_BUFFER_MAX: usize = 8 << 20;
+
+fn take_buffer() -> Vec<u8> {
+    let mut b = BUFFERS.lock().pop().unwrap_or_default();
+    b.clear();
+    b
+}
+
+/// Returns a buffer from [`WalEntry::encode_write`] to the pool.
+pub fn recycle(buf: Vec<u8>) {
+    if buf.capacity() <= POOLED_BUFFER_MAX {
+        let mut pool = BUFFERS.lock();
+        if pool.len() < POOLED_BUFFERS {
+            pool.push(buf);
+        }
+    }
+}
+
+/// Exact payload length of a batch (see [`write_payload`]).
+fn payload_len(kv: &[(Vec<u8>, Values)]) -> usize {
+    kv.iter()
+        .map(|(key, values)| {
+            7 + key.len()
+                + match values {
+                    Values::Float(v) => v.len() * 16,
+                    Values::Integer(v) => v.len() * 16,
+                    Values::Unsigned(v) => v.len() * 16,
+                    Values::Boolean(v) => v.len() * 9,
+                    Values::String(v) => v.iter().map(|(_, x)| 12 + x.len()).sum(),
+                }
+        })
+        .sum()
+}
+
 /// Frames a payload: type, compressed length, snappy block.
 fn frame(kind: u8, payload: &[u8]) -> Result<Vec<u8>, WalError> {
+    let mut out = Vec::new();
+    frame_into(kind, payload, &mut out)?;
+    Ok(out)
+}
+
+/// [`frame`] into `out` (cleared first).
+fn frame_into(kind: u8, payload: &[u8], out: &mut Vec<u8>) -> Result<(), WalError> {
     let max = snap::raw::max_compress_len(payload.len());
-    let mut out = vec![0u8; ENTRY_HEADER_LEN + max];
+    out.clear();
+    out.resize(ENTRY_HEADER_LEN + max, 0);
     let n = snap::raw::Encoder::new()
         .compress(payload, &mut out[ENTRY_HEADER_LEN..])
         .map_err(|e| WalError::Io {
@@ -280,7 +335,7 @@ fn frame(kind: u8, payload: &[u8]) -> Result<Vec<u8>, WalError> {
     out.truncate(ENTRY_HEADER_LEN + n);
     out[0] = kind;
     out[1..5].copy_from_slice(&(n as u32).to_be_bytes());
-    Ok(out)
+    Ok(())
 }
 
 struct Reader<'a> {
