@@ -368,3 +368,74 @@ fn writes_during_a_restore_are_kept() {
     assert_eq!(live, written, "acknowledged writes lost");
     assert_eq!(restored, 1);
 }
+
+/// A one-block TSM file of `cpu v` floats, and the offset of its index.
+fn one_block_tsm(dir: &Path) -> (Vec<u8>, usize) {
+    let path = dir.join("000000001-000000001.tsm");
+    let mut w = tsm::TsmWriter::create(&path).unwrap();
+    w.write(
+        b"cpu#!~#v",
+        &[1_700_000_000_000_000_000, 1_700_000_001_000_000_000],
+        tsm::ValuesRef::Float(&[1.5, 2.5]),
+    )
+    .unwrap();
+    w.finish().unwrap();
+    let bytes = fs::read(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+    let n = bytes.len();
+    let mut footer = [0u8; 8];
+    footer.copy_from_slice(&bytes[n - 8..]);
+    (bytes, u64::from_be_bytes(footer) as usize)
+}
+
+fn tar_of(name: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut w = shard_tar::Writer::new(Vec::new(), "db", "autogen", 1);
+    w.append_bytes(name, bytes, 0).unwrap();
+    w.finish().unwrap()
+}
+
+#[test]
+fn blocks_with_a_good_crc_are_still_decoded_and_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    let dst = shard_with_point(&e, DST, "disk used=9 1700000003");
+    e.flush().unwrap();
+    let (good, index) = one_block_tsm(dir.path());
+    let name = "000000001-000000001.tsm";
+    // Sanity: the file as written restores.
+    let other = tempfile::tempdir().unwrap();
+    let e2 = engine(other.path());
+    let id2 = shard_with_point(&e2, DST, "disk used=9 1700000003");
+    restore_shard(
+        &e2,
+        id2,
+        &tar_of(name, &good)[..],
+        &RestoreOptions::default(),
+    )
+    .unwrap();
+
+    // The index says integer, the block holds floats.
+    let mut typed = good.clone();
+    let type_at = index + 2 + b"cpu#!~#v".len();
+    assert_eq!(typed[type_at], 0, "float type byte");
+    typed[type_at] = 1;
+    let err = broken(&e, dst, &tar_of(name, &typed));
+    assert!(
+        matches!(&err, RestoreError::Invalid { entry, reason }
+            if entry == name && reason.contains("block type") && !reason.contains(dir.path().to_str().unwrap())),
+        "{err}"
+    );
+
+    // A block that does not decode, under a CRC computed over it.
+    let mut garbled = good.clone();
+    let block = 5 + 4..index;
+    garbled[block.start] = 9; // no such block type
+    let crc = tsm::block::checksum(&garbled[block.clone()]);
+    garbled[5..9].copy_from_slice(&crc.to_be_bytes());
+    let err = broken(&e, dst, &tar_of(name, &garbled));
+    assert!(
+        matches!(&err, RestoreError::Invalid { entry, reason }
+            if entry == name && reason.contains("invalid TSM file") && reason.contains("block")),
+        "{err}"
+    );
+}
