@@ -16,68 +16,19 @@ use std::time::{Duration, Instant};
 use common::{Resp, Setup, TestServer};
 use query::{ResultSet, Value};
 use serde_json::json;
-
-const TRUTH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/influxdb1/ground_truth"
-);
+use testdata::{SeriesKey, Value as V};
 
 /// Wide enough for the pre-1970 point and every other one.
 const RANGE: &str = "range(start: 1960-01-01T00:00:00Z, stop: 2030-01-01T00:00:00Z)";
 
-#[derive(Debug, Clone, PartialEq)]
-enum V {
-    F(f64),
-    I(i64),
-    S(String),
-    B(bool),
-}
-
-/// (measurement, sorted tags, field).
-type SeriesKey = (String, Vec<(String, String)>, String);
 type Points = BTreeMap<SeriesKey, Vec<(i64, V)>>;
 
 fn truth() -> Points {
-    let path = format!("{TRUTH}/points.json.gz");
-    let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(f)
-        .read_to_string(&mut text)
-        .expect("gunzip points.json.gz");
-    let points: serde_json::Value = serde_json::from_str(&text).expect("points json");
-    let mut out = Points::new();
-    for p in points.as_array().expect("array") {
-        let m = p["measurement"].as_str().expect("measurement").to_string();
-        let mut tags: Vec<(String, String)> = p["tags"]
-            .as_object()
-            .expect("tags")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().expect("tag value").to_string()))
-            .collect();
-        tags.sort();
-        let t = p["time_ns"].as_i64().expect("time");
-        for (field, fv) in p["fields"].as_object().expect("fields") {
-            let v = match fv["type"].as_str().expect("type") {
-                "float" => V::F(fv["value"].as_f64().expect("float")),
-                "integer" => V::I(fv["value"].as_i64().expect("integer")),
-                "string" => V::S(fv["value"].as_str().expect("string").to_string()),
-                "boolean" => V::B(fv["value"].as_bool().expect("bool")),
-                other => panic!("type {other}"),
-            };
-            out.entry((m.clone(), tags.clone(), field.clone()))
-                .or_default()
-                .push((t, v));
-        }
-    }
-    for pts in out.values_mut() {
-        pts.sort_by_key(|(t, _)| *t);
-    }
-    out
+    testdata::series()
 }
 
 fn lines() -> Vec<u8> {
-    let path = format!("{TRUTH}/points.lp");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    testdata::line_protocol()
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -137,12 +88,13 @@ fn collect(results: &[ResultSet]) -> Points {
                     panic!("time {tv:?}")
                 };
                 let v = match v {
-                    Value::Float(x) => V::F(*x),
-                    Value::Int(x) => V::I(*x),
-                    Value::String(x) => V::S(x.clone()),
-                    Value::Bool(x) => V::B(*x),
+                    Value::Float(x) => V::Float(*x),
+                    Value::Int(x) => V::Integer(*x),
+                    Value::UInt(x) => V::Unsigned(*x),
+                    Value::String(x) => V::String(x.clone()),
+                    Value::Bool(x) => V::Boolean(*x),
                     // An empty string and a null are the same cell in annotated CSV.
-                    Value::Null => V::S(String::new()),
+                    Value::Null => V::String(String::new()),
                     other => panic!("value {other:?}"),
                 };
                 pts.push((*tm, v));
@@ -290,7 +242,7 @@ async fn ground_truth_written_both_ways_reads_back_exactly() {
         let nums: Vec<f64> = pts
             .iter()
             .map(|(_, v)| match v {
-                V::F(x) => *x,
+                V::Float(x) => *x,
                 other => panic!("{other:?}"),
             })
             .collect();
@@ -507,26 +459,31 @@ fn memory_source(data: &Points) -> query::source::MemSource {
         all.extend(tags.iter().cloned());
         let times = pts.iter().map(|(t, _)| *t).collect();
         let values = match &pts[0].1 {
-            V::F(_) => SeriesValues::Float(
+            V::Float(_) => SeriesValues::Float(
                 pts.iter()
-                    .map(|(_, v)| if let V::F(x) = v { *x } else { f64::NAN })
+                    .map(|(_, v)| if let V::Float(x) = v { *x } else { f64::NAN })
                     .collect(),
             ),
-            V::I(_) => SeriesValues::Int(
+            V::Integer(_) => SeriesValues::Int(
                 pts.iter()
-                    .map(|(_, v)| if let V::I(x) = v { *x } else { 0 })
+                    .map(|(_, v)| if let V::Integer(x) = v { *x } else { 0 })
                     .collect(),
             ),
-            V::S(_) => SeriesValues::String(
+            V::Unsigned(_) => SeriesValues::UInt(
+                pts.iter()
+                    .map(|(_, v)| if let V::Unsigned(x) = v { *x } else { 0 })
+                    .collect(),
+            ),
+            V::String(_) => SeriesValues::String(
                 pts.iter()
                     .map(|(_, v)| match v {
-                        V::S(x) => x.clone(),
+                        V::String(x) => x.clone(),
                         _ => String::new(),
                     })
                     .collect(),
             ),
-            V::B(_) => {
-                SeriesValues::Bool(pts.iter().map(|(_, v)| matches!(v, V::B(true))).collect())
+            V::Boolean(_) => {
+                SeriesValues::Bool(pts.iter().map(|(_, v)| matches!(v, V::Boolean(true))).collect())
             }
         };
         series.push(MemSeries {

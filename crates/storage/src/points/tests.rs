@@ -207,14 +207,6 @@ fn duplicate_fields_kept_in_order() {
     );
 }
 
-fn testdata() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata"
-    ))
-}
-
-/// Loads `points.json.gz` as (measurement, sorted tags, fields, time).
 /// One expected point: measurement, sorted tags, fields sorted by key, time.
 pub(crate) type Expected = (
     String,
@@ -223,50 +215,32 @@ pub(crate) type Expected = (
     i64,
 );
 
+/// The ground truth (`points.json.gz`) with the engine's field values.
 pub(crate) fn ground_truth() -> Vec<Expected> {
-    use std::io::Read;
-    let f = std::fs::File::open(testdata().join("influxdb1/ground_truth/points.json.gz"))
-        .expect("points.json.gz");
-    let mut s = String::new();
-    flate2::read::GzDecoder::new(f)
-        .read_to_string(&mut s)
-        .expect("gunzip");
-    let v: serde_json::Value = serde_json::from_str(&s).expect("json");
-    let mut out = Vec::new();
-    for p in v.as_array().expect("array") {
-        let m = p["measurement"].as_str().unwrap().to_string();
-        let mut tags: Vec<_> = p["tags"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-            .collect();
-        tags.sort();
-        let mut fields: Vec<_> = p["fields"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, f)| {
-                let val = &f["value"];
-                let fv = match f["type"].as_str().unwrap() {
-                    "float" => Float(val.as_f64().unwrap()),
-                    "integer" => Integer(val.as_i64().unwrap()),
-                    "unsigned" => Unsigned(val.as_u64().unwrap()),
-                    "boolean" => Boolean(val.as_bool().unwrap()),
-                    "string" => FieldValue::String(val.as_str().unwrap().to_string()),
-                    t => panic!("type {t}"),
-                };
-                (k.clone(), fv)
-            })
-            .collect();
-        fields.sort_by(|a, b| a.0.cmp(&b.0));
-        out.push((m, tags, fields, p["time_ns"].as_i64().unwrap()));
-    }
-    out
+    testdata::points()
+        .into_iter()
+        .map(|p| {
+            let fields = p
+                .fields
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        testdata::Value::Float(x) => Float(x),
+                        testdata::Value::Integer(x) => Integer(x),
+                        testdata::Value::Unsigned(x) => Unsigned(x),
+                        testdata::Value::Boolean(x) => Boolean(x),
+                        testdata::Value::String(x) => FieldValue::String(x),
+                    };
+                    (k, v)
+                })
+                .collect();
+            (p.measurement, p.tags, fields, p.time)
+        })
+        .collect()
 }
 
 pub(crate) fn points_lp() -> Vec<u8> {
-    std::fs::read(testdata().join("influxdb1/ground_truth/points.lp")).expect("points.lp")
+    testdata::line_protocol()
 }
 
 #[test]

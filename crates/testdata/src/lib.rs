@@ -1,0 +1,159 @@
+//! The shared test data for the workspace's tests (a dev-dependency only): where the folder
+//! `../shared/testdata` is, and its ground truth, the 10,942 points InfluxDB 1.x was given
+//! (`influxdb1/ground_truth/points.lp`) as InfluxDB itself read them back
+//! (`influxdb1/ground_truth/points.json.gz`: one object per point with `measurement`, `tags`,
+//! `fields` as `{type, value}` and `time_ns`).
+//!
+//! Every loader panics with the path when the data is missing or malformed: a test without
+//! its data must fail, never pass vacuously.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+/// The shared test data folder (beside the checkout).
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+}
+
+/// The ground truth folder.
+pub fn ground_truth_dir() -> PathBuf {
+    dir().join("influxdb1/ground_truth")
+}
+
+/// A field value as InfluxDB typed it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `float`
+    Float(f64),
+    /// `integer`
+    Integer(i64),
+    /// `unsigned`
+    Unsigned(u64),
+    /// `boolean`
+    Boolean(bool),
+    /// `string`
+    String(String),
+}
+
+/// One point of the ground truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Measurement, unescaped.
+    pub measurement: String,
+    /// Tags, unescaped, sorted by key.
+    pub tags: Vec<(String, String)>,
+    /// Fields, sorted by key.
+    pub fields: Vec<(String, Value)>,
+    /// Nanoseconds since the epoch.
+    pub time: i64,
+}
+
+/// (measurement, sorted tags, field): one series of one field.
+pub type SeriesKey = (String, Vec<(String, String)>, String);
+
+/// The line protocol InfluxDB was given (`points.lp`), as bytes.
+pub fn line_protocol() -> Vec<u8> {
+    let path = ground_truth_dir().join("points.lp");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every point, in the file's order.
+pub fn points() -> Vec<Point> {
+    let path = ground_truth_dir().join("points.json.gz");
+    let fail = |what: &str| -> ! { panic!("{}: {what}", path.display()) };
+    let f = std::fs::File::open(&path).unwrap_or_else(|e| fail(&e.to_string()));
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(f)
+        .read_to_string(&mut text)
+        .unwrap_or_else(|e| fail(&format!("gunzip: {e}")));
+    let json: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| fail(&format!("json: {e}")));
+    let Some(items) = json.as_array() else {
+        fail("not an array")
+    };
+    items
+        .iter()
+        .map(|p| {
+            let text = |v: &serde_json::Value| -> String {
+                v.as_str()
+                    .unwrap_or_else(|| fail(&format!("{v} is not a string")))
+                    .to_string()
+            };
+            let mut tags: Vec<(String, String)> = p["tags"]
+                .as_object()
+                .unwrap_or_else(|| fail("tags"))
+                .iter()
+                .map(|(k, v)| (k.clone(), text(v)))
+                .collect();
+            tags.sort();
+            let mut fields: Vec<(String, Value)> = p["fields"]
+                .as_object()
+                .unwrap_or_else(|| fail("fields"))
+                .iter()
+                .map(|(k, f)| {
+                    let v = &f["value"];
+                    let value = match f["type"].as_str() {
+                        Some("float") => v.as_f64().map(Value::Float),
+                        Some("integer") => v.as_i64().map(Value::Integer),
+                        Some("unsigned") => v.as_u64().map(Value::Unsigned),
+                        Some("boolean") => v.as_bool().map(Value::Boolean),
+                        Some("string") => v.as_str().map(|s| Value::String(s.to_string())),
+                        _ => None,
+                    };
+                    (k.clone(), value.unwrap_or_else(|| fail(&format!("field {f}"))))
+                })
+                .collect();
+            fields.sort_by(|a, b| a.0.cmp(&b.0));
+            Point {
+                measurement: text(&p["measurement"]),
+                tags,
+                fields,
+                time: p["time_ns"].as_i64().unwrap_or_else(|| fail("time_ns")),
+            }
+        })
+        .collect()
+}
+
+/// Every value by series and field, in time order.
+pub fn series() -> BTreeMap<SeriesKey, Vec<(i64, Value)>> {
+    let mut out: BTreeMap<SeriesKey, Vec<(i64, Value)>> = BTreeMap::new();
+    for p in points() {
+        for (field, v) in p.fields {
+            out.entry((p.measurement.clone(), p.tags.clone(), field))
+                .or_default()
+                .push((p.time, v));
+        }
+    }
+    for values in out.values_mut() {
+        values.sort_by_key(|(t, _)| *t);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ground_truth_loads_whole() {
+        let points = points();
+        assert_eq!(points.len(), 10_942);
+        let values: usize = points.iter().map(|p| p.fields.len()).sum();
+        assert_eq!(series().values().map(Vec::len).sum::<usize>(), values);
+        for kind in ["float", "integer", "boolean", "string"] {
+            assert!(
+                points.iter().flat_map(|p| &p.fields).any(|(_, v)| matches!(
+                    (kind, v),
+                    ("float", Value::Float(_))
+                        | ("integer", Value::Integer(_))
+                        | ("boolean", Value::Boolean(_))
+                        | ("string", Value::String(_))
+                )),
+                "no {kind} value"
+            );
+        }
+        assert!(points.iter().any(|p| p.time < 0), "the pre-1970 point");
+        assert!(!line_protocol().is_empty());
+    }
+}
