@@ -482,9 +482,11 @@ fn memory_source(data: &Points) -> query::source::MemSource {
                     })
                     .collect(),
             ),
-            V::Boolean(_) => {
-                SeriesValues::Bool(pts.iter().map(|(_, v)| matches!(v, V::Boolean(true))).collect())
-            }
+            V::Boolean(_) => SeriesValues::Bool(
+                pts.iter()
+                    .map(|(_, v)| matches!(v, V::Boolean(true)))
+                    .collect(),
+            ),
         };
         series.push(MemSeries {
             tags: all,
