@@ -101,7 +101,10 @@ pub fn points() -> Vec<Point> {
                         Some("string") => v.as_str().map(|s| Value::String(s.to_string())),
                         _ => None,
                     };
-                    (k.clone(), value.unwrap_or_else(|| fail(&format!("field {f}"))))
+                    (
+                        k.clone(),
+                        value.unwrap_or_else(|| fail(&format!("field {f}"))),
+                    )
                 })
                 .collect();
             fields.sort_by(|a, b| a.0.cmp(&b.0));
