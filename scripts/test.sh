@@ -29,11 +29,12 @@ export IRONFLUX_ORACLES
 # The Python client library that InfluxDB users run against the server.
 if [ -z "${IRONFLUX_PYTHON:-}" ]; then
   venv="$root/target/venv"
-  if ! "$venv/bin/python" -c 'import influxdb_client' 2>/dev/null; then
-    echo "== creating $venv with influxdb-client"
+  if [ ! -x "$venv/bin/pip" ]; then
+    echo "== creating $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/crates/cli/tests/python/requirements.txt"
   fi
+  # Every run, so that a requirement added later reaches an existing venv too.
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/crates/cli/tests/python/requirements.txt"
   IRONFLUX_PYTHON="$venv/bin/python"
 fi
 export IRONFLUX_PYTHON
