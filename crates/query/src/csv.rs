@@ -150,6 +150,7 @@ pub fn write_result<W: Write>(w: &mut W, result: &ResultSet, dialect: &Dialect) 
     };
     let mut last: Option<(&Table, bool)> = None;
     let mut scratch = String::new();
+    let mut last_times: Vec<Option<(i64, String)>> = Vec::new();
     for (id, table) in result.tables.iter().enumerate() {
         let empty = table.is_empty();
         let new_block = match &last {
@@ -168,14 +169,31 @@ pub fn write_result<W: Write>(w: &mut W, result: &ResultSet, dialect: &Dialect) 
             result.name.as_str()
         };
         let id_text = id.to_string();
+        // The text of each column's last time cell: `_start` and `_stop` repeat on every row.
+        last_times.clear();
+        last_times.resize(table.columns.len(), None);
         for i in 0..table.nrows() {
             enc.cell(true, "");
             enc.cell(false, result_cell);
             enc.cell(false, &id_text);
-            for c in &table.columns {
-                scratch.clear();
-                write_cell(&mut scratch, &c.values[i]);
-                enc.cell(false, &scratch);
+            for (c, last_time) in table.columns.iter().zip(last_times.iter_mut()) {
+                match &c.values[i] {
+                    Value::Time(t) => {
+                        if last_time.as_ref().is_none_or(|(lt, _)| lt != t) {
+                            let mut text = String::new();
+                            write_rfc3339(&mut text, *t);
+                            *last_time = Some((*t, text));
+                        }
+                        if let Some((_, text)) = last_time {
+                            enc.cell(false, text);
+                        }
+                    }
+                    v => {
+                        scratch.clear();
+                        write_cell(&mut scratch, v);
+                        enc.cell(false, &scratch);
+                    }
+                }
             }
             enc.line.push_str("\r\n");
             if enc.line.len() > 64 * 1024 {
@@ -295,6 +313,8 @@ pub fn write_cell(out: &mut String, v: &Value) {
         Value::Bool(b) => write!(out, "{b}"),
         Value::Int(i) => write!(out, "{i}"),
         Value::UInt(u) => write!(out, "{u}"),
+        // Finite floats are written in place, without `format_float`'s string.
+        Value::Float(f) if f.is_finite() => write!(out, "{f}"),
         Value::Float(f) => {
             out.push_str(&format_float(*f));
             Ok(())

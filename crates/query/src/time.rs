@@ -225,25 +225,45 @@ pub fn write_rfc3339(out: &mut String, t: i64) {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        y,
-        m,
-        d,
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    );
-    if nanos != 0 {
-        let mut frac = format!("{nanos:09}");
-        while frac.ends_with('0') {
-            frac.pop();
-        }
-        out.push('.');
-        out.push_str(&frac);
+    // Digits pushed by hand, no formatting machinery: this runs for every time cell of every
+    // answer. Years of i64 nanoseconds are 1677 to 2262, always four digits.
+    let mut buf = [0u8; 32];
+    let mut n = 0;
+    push_digits(&mut buf, &mut n, y.rem_euclid(10_000), 4);
+    for (sep, v) in [
+        (b'-', i64::from(m)),
+        (b'-', i64::from(d)),
+        (b'T', sod / 3600),
+        (b':', (sod / 60) % 60),
+        (b':', sod % 60),
+    ] {
+        buf[n] = sep;
+        n += 1;
+        push_digits(&mut buf, &mut n, v, 2);
     }
-    out.push('Z');
+    if nanos != 0 {
+        buf[n] = b'.';
+        n += 1;
+        let (mut frac, mut digits) = (nanos, 9);
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        push_digits(&mut buf, &mut n, frac, digits);
+    }
+    buf[n] = b'Z';
+    n += 1;
+    // Only ASCII digits and separators were written.
+    out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+}
+
+/// Writes `v` (non-negative) as exactly `width` decimal digits at `buf[*n..]`.
+fn push_digits(buf: &mut [u8; 32], n: &mut usize, mut v: i64, width: usize) {
+    for i in (0..width).rev() {
+        buf[*n + i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    *n += width;
 }
 
 #[cfg(test)]

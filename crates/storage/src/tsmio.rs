@@ -309,10 +309,27 @@ impl TsmFile {
 
 /// Block-level reads for the engine's window aggregates (`engine::aggregate`).
 impl TsmFile {
-    /// The CRC stored in front of a block (not verified here): with the file path and the
-    /// block's offset it identifies the block's contents for caches of derived data.
-    pub fn block_crc(&self, e: &tsm::IndexEntry) -> Result<u32, TsmIoError> {
-        Ok(self.reader.read().block_bytes(e)?.0)
+    /// The field type of `key` and its blocks overlapping `[min, max]` (time-sorted), with
+    /// one index lookup: `Some(None)` when the file does not hold the key, `None` when a
+    /// tombstone applies to it (as [`TsmFile::clean_blocks`], only untombstoned blocks hold
+    /// exactly the key's points).
+    #[allow(clippy::type_complexity)]
+    pub fn clean_blocks_overlapping(
+        &self,
+        key: &[u8],
+        min: i64,
+        max: i64,
+    ) -> Option<Option<(FieldType, Vec<tsm::IndexEntry>)>> {
+        let r = self.reader.read();
+        let Some(i) = r.find(key) else {
+            return Some(None);
+        };
+        if !r.tombstones(key).is_empty() {
+            return None;
+        }
+        let t = r.key_at(i).map(|(_, t)| field_type_of(t))?;
+        let blocks = r.entries_at(i).filter(|e| e.overlaps(min, max)).collect();
+        Some(Some((t, blocks)))
     }
 
     /// Decodes one block into `out` (its timestamps and values, no tombstones applied: use

@@ -12,8 +12,9 @@
 //!   point-by-point sum.
 //! * A block lying inside the range and inside one window answers `first`, `last`, `min` and
 //!   `max` from a [`BlockSummary`] (count, first, last, smallest, largest point), computed the
-//!   first time the block is decoded and cached for the process, keyed by the file's path and
-//!   the block's offset, size and stored CRC (TSM files are never modified once named). `last`
+//!   first time the block is decoded and cached for the process, per open file (held weakly,
+//!   so a file replaced by a compaction or a restore never shares its entry) and block
+//!   offset: an open TSM file is never modified. `last`
 //!   visits blocks newest first and `first` oldest first, and both skip a block whose window
 //!   already has its point, so `last()` over a range reads one summary per series.
 //! * TSM blocks carry no value statistics, and a float sum depends on the order of its
@@ -24,7 +25,7 @@
 //!   merged points and aggregates them with [`window_aggregate`], which is always right.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 
@@ -112,12 +113,11 @@ impl Engine {
         let mut folder = Folder::new(every, offset, aggregate);
         for (series_key, field, measurement, tags) in self.select(req, &shards) {
             let key = tsm_key(&series_key, &field);
-            let folded = match clean_blocks(&shards, &key, min, max) {
-                Some(blocks) => folder.fold_blocks(&key, &blocks, min, max)?,
-                None => None,
-            };
-            let windows = match folded {
-                Some(w) => w,
+            let windows = match clean_blocks(&shards, &key, min, max) {
+                Some(None) => Vec::new(),
+                Some(Some((field_type, blocks))) => {
+                    folder.fold_blocks(field_type, &blocks, min, max)?
+                }
                 None => match read_key(&shards, &key, min, max)? {
                     Some(values) => window_aggregate(&values, every, offset, aggregate)?,
                     None => Vec::new(),
@@ -306,21 +306,38 @@ fn aggregate_range(
     }
 }
 
-/// The blocks of `key` in `[min, max]` across shards, in time order, if they alone hold its
-/// points there (see [`Shard::clean_blocks_in`]); shards cover disjoint time ranges, and the
-/// check that no two blocks overlap is repeated across them.
-fn clean_blocks(shards: &[Arc<Shard>], key: &[u8], min: i64, max: i64) -> Option<Vec<FileBlock>> {
+/// The field type and blocks of `key` in `[min, max]` across shards, in time order, if they
+/// alone hold its points there (see [`Shard::clean_blocks_in`]); `Some(None)` when no file
+/// holds the key. Shards cover disjoint time ranges; the check that no two blocks overlap is
+/// repeated across them.
+fn clean_blocks(
+    shards: &[Arc<Shard>],
+    key: &[u8],
+    min: i64,
+    max: i64,
+) -> Option<Option<(FieldType, Vec<FileBlock>)>> {
+    let mut found: Option<FieldType> = None;
     let mut all = Vec::new();
     for s in shards {
-        all.extend(s.clean_blocks_in(key, min, max)?);
+        let Some((t, blocks)) = s.clean_blocks_in(key, min, max)? else {
+            continue;
+        };
+        if found.is_some_and(|ft| ft != t) {
+            return None;
+        }
+        found = Some(t);
+        all.extend(blocks);
     }
+    let Some(t) = found else {
+        return Some(None);
+    };
     if shards.len() > 1 {
         all.sort_by_key(|(_, e)| e.min_time);
         if !all.windows(2).all(|w| w[0].1.max_time < w[1].1.min_time) {
             return None;
         }
     }
-    Some(all)
+    Some(Some((t, all)))
 }
 
 /// The merged points of `key` in `[min, max]` across shards (as [`Engine::read`] reads them).
@@ -361,23 +378,62 @@ struct BlockSummary {
     max: Option<(i64, FieldValue)>,
 }
 
-/// Identifies a block's contents: a hash of the file's path, the block's offset and size and
-/// the CRC stored with it. TSM files are never modified once named, and a file replaced under
-/// the same name (a restore) has other CRCs.
-type BlockId = (u64, u64, u32, u32);
-
 /// Summaries are kept for at most this many blocks (about 100 bytes each); when full, the
 /// cache starts over.
 const MAX_SUMMARIES: usize = 1 << 20;
 
-fn summaries() -> &'static Mutex<HashMap<BlockId, BlockSummary>> {
-    static CACHE: OnceLock<Mutex<HashMap<BlockId, BlockSummary>>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+/// The block summaries of one open file, by block offset. The file is held weakly: its
+/// address then stays unique while the entry exists (no other file can be allocated there),
+/// and a file dropped after a compaction or a restore leaves a dead entry that is swept.
+struct FileSummaries {
+    file: Weak<TsmFile>,
+    blocks: HashMap<u64, BlockSummary, foldhash::fast::RandomState>,
 }
 
-fn path_hash(p: &std::path::Path) -> u64 {
-    use std::hash::BuildHasher as _;
-    foldhash::fast::FixedState::with_seed(0x1f1f).hash_one(p)
+#[derive(Default)]
+struct SummaryCache {
+    files: HashMap<usize, FileSummaries, foldhash::fast::RandomState>,
+    blocks: usize,
+}
+
+impl SummaryCache {
+    fn get(&self, f: &Arc<TsmFile>, offset: u64) -> Option<&BlockSummary> {
+        let e = self.files.get(&(Arc::as_ptr(f) as usize))?;
+        e.blocks.get(&offset)
+    }
+
+    fn insert(&mut self, f: &Arc<TsmFile>, offset: u64, s: BlockSummary) {
+        if self.blocks >= MAX_SUMMARIES {
+            self.files.clear();
+            self.blocks = 0;
+        }
+        let addr = Arc::as_ptr(f) as usize;
+        if !self.files.contains_key(&addr) {
+            // A new file: forget the files dropped since.
+            let before = self.files.len();
+            self.files.retain(|_, e| e.file.strong_count() > 0);
+            if self.files.len() != before {
+                self.blocks = self.files.values().map(|e| e.blocks.len()).sum();
+            }
+            self.files.insert(
+                addr,
+                FileSummaries {
+                    file: Arc::downgrade(f),
+                    blocks: HashMap::default(),
+                },
+            );
+        }
+        if let Some(e) = self.files.get_mut(&addr)
+            && e.blocks.insert(offset, s).is_none()
+        {
+            self.blocks += 1;
+        }
+    }
+}
+
+fn summaries() -> &'static Mutex<SummaryCache> {
+    static CACHE: OnceLock<Mutex<SummaryCache>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(SummaryCache::default()))
 }
 
 /// The running aggregate of one window.
@@ -472,21 +528,14 @@ impl Folder {
         t - (t - self.offset).rem_euclid(self.every)
     }
 
-    /// The windows of one key from its clean blocks; `None` when the blocks' files do not
-    /// list the key (the caller then reads merged points).
+    /// The windows of one key of type `key_type` from its clean blocks.
     fn fold_blocks(
         &mut self,
-        key: &[u8],
+        key_type: FieldType,
         blocks: &[FileBlock],
         min: i64,
         max: i64,
-    ) -> Result<Option<Vec<WindowValue>>, EngineError> {
-        let Some((f0, _)) = blocks.first() else {
-            return Ok(Some(Vec::new()));
-        };
-        let Some(key_type) = f0.entry(key).map(|k| k.field_type) else {
-            return Ok(None);
-        };
+    ) -> Result<Vec<WindowValue>, EngineError> {
         let numeric = matches!(
             key_type,
             FieldType::Float | FieldType::Integer | FieldType::Unsigned
@@ -537,12 +586,10 @@ impl Folder {
         if reverse {
             states.reverse();
         }
-        Ok(Some(
-            states
-                .into_iter()
-                .filter_map(|s| self.finish(s, key_type))
-                .collect(),
-        ))
+        Ok(states
+            .into_iter()
+            .filter_map(|s| self.finish(s, key_type))
+            .collect())
     }
 
     fn decode(
@@ -565,11 +612,7 @@ impl Folder {
         e: &tsm::IndexEntry,
         ft: FieldType,
     ) -> Result<Option<BlockSummary>, EngineError> {
-        let crc = f
-            .block_crc(e)
-            .map_err(|x| EngineError::Shard(ShardError::from(x)))?;
-        let id: BlockId = (path_hash(f.path()), e.offset, e.size, crc);
-        if let Some(s) = summaries().lock().get(&id) {
+        if let Some(s) = summaries().lock().get(f, e.offset) {
             return Ok(Some(s.clone()));
         }
         self.decode(f, e, ft)?;
@@ -603,11 +646,7 @@ impl Folder {
             min: min.map(at),
             max: max.map(at),
         };
-        let mut cache = summaries().lock();
-        if cache.len() >= MAX_SUMMARIES {
-            cache.clear();
-        }
-        cache.insert(id, s.clone());
+        summaries().lock().insert(f, e.offset, s.clone());
         Ok(Some(s))
     }
 

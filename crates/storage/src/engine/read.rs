@@ -66,7 +66,7 @@ pub(super) type Selected = (String, String, String, Tags);
 impl Engine {
     /// Series (and fields) of a request, without their points: (series key, field) sorted.
     pub(super) fn select(&self, req: &ReadRequest, shards: &[Arc<Shard>]) -> Vec<Selected> {
-        let mut out: BTreeMap<(String, String), (String, Tags)> = BTreeMap::new();
+        let mut out: Vec<Selected> = Vec::new();
         let pinned = req
             .measurement
             .as_deref()
@@ -77,27 +77,34 @@ impl Engine {
                 if pinned.is_some_and(|p| p != m.name) {
                     continue;
                 }
-                let fields: Vec<&String> = match &req.field {
+                let mut fields: Vec<&String> = match &req.field {
                     Some(f) => m.fields.keys().filter(|k| *k == f).collect(),
                     None => m.fields.keys().collect(),
                 };
                 if fields.is_empty() {
                     continue;
                 }
+                fields.sort();
                 for sk in &m.series {
                     let tags = parse_series_key(sk).1;
                     for f in &fields {
                         if req.predicate.matches(&m.name, &tags, f) {
-                            out.entry((sk.clone(), (*f).clone()))
-                                .or_insert_with(|| (m.name.clone(), tags.clone()));
+                            out.push((sk.clone(), (*f).clone(), m.name.clone(), tags.clone()));
                         }
                     }
                 }
             }
         }
-        out.into_iter()
-            .map(|((sk, f), (m, t))| (sk, f, m, t))
-            .collect()
+        // One shard's series come sorted (its index keeps them in order); several shards'
+        // are sorted and deduplicated here.
+        fn key(x: &Selected) -> (&str, &str) {
+            (x.0.as_str(), x.1.as_str())
+        }
+        if !out.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+            out.sort_by(|a, b| key(a).cmp(&key(b)));
+            out.dedup_by(|a, b| key(a) == key(b));
+        }
+        out
     }
 
     /// Series matching the request with their points in `[start, stop)`, merged across

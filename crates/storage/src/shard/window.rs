@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Shard, ShardError};
+use crate::points::FieldType;
 use crate::tsmio::TsmFile;
 use crate::values::Values;
 
@@ -74,16 +75,17 @@ impl Shard {
 }
 
 impl Shard {
-    /// The blocks of `key` overlapping `[min, max]`, in time order, when they alone hold the
-    /// key's points there: the cache has none of them in the range, no tombstone touches the
-    /// key and no two blocks overlap in time. `None` otherwise (then only a merged read, as
-    /// [`Shard::read`], is right).
+    /// The field type and blocks of `key` overlapping `[min, max]`, in time order, when they
+    /// alone hold the key's points there: the cache has none of them in the range, no
+    /// tombstone touches the key and no two blocks overlap in time. `Some(None)` when no file
+    /// holds the key; `None` otherwise (then only a merged read, as [`Shard::read`], is right).
+    #[allow(clippy::type_complexity)]
     pub(crate) fn clean_blocks_in(
         &self,
         key: &[u8],
         min: i64,
         max: i64,
-    ) -> Option<Vec<(Arc<TsmFile>, tsm::IndexEntry)>> {
+    ) -> Option<Option<(FieldType, Vec<(Arc<TsmFile>, tsm::IndexEntry)>)>> {
         // The cache first, then the file list, as `read` does.
         if self
             .cache
@@ -92,21 +94,26 @@ impl Shard {
         {
             return None;
         }
+        let files = self.files();
+        let mut found: Option<FieldType> = None;
         let mut blocks = Vec::new();
-        for f in self.files() {
-            if f.entry(key).is_none_or(|e| e.max < min || e.min > max) {
+        for f in files.iter() {
+            let Some((t, es)) = f.clean_blocks_overlapping(key, min, max)? else {
                 continue;
+            };
+            if found.is_some_and(|ft| ft != t) {
+                return None;
             }
-            for e in f.clean_blocks(key)? {
-                if e.overlaps(min, max) {
-                    blocks.push((Arc::clone(&f), e));
-                }
-            }
+            found = Some(t);
+            blocks.extend(es.into_iter().map(|e| (Arc::clone(f), e)));
         }
+        let Some(t) = found else {
+            return Some(None);
+        };
         blocks.sort_by_key(|(_, e)| e.min_time);
         blocks
             .windows(2)
             .all(|w| w[0].1.max_time < w[1].1.min_time)
-            .then_some(blocks)
+            .then_some(Some((t, blocks)))
     }
 }
