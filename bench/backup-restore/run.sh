@@ -8,6 +8,8 @@
 #   backup, gzip   vs  tar -c + gzip -1 + sync (the server's level for shard tars when the
 #                      client names none, as `ironflux backup` and `influx backup`), and vs the first
 #   backup, plain  vs  tar -c + sync
+#   `ironflux backup` / `ironflux restore` of the bucket (metadata, the shard gzipped, SHA-256 of
+#   every file) vs  tar -x + gzip -d + sync
 # MB/s count the shard's TSM bytes (10^6 bytes). RSS growth is the server's VmHWM after the
 # operation minus its VmRSS before (the peak is reset first through /proc/PID/clear_refs).
 # The shard's files come from a generator (./src/main.rs: random-walk floats and random
@@ -119,8 +121,8 @@ echo "backup, gzip..." >&2
 lim_c=$(limit "tar -C '$src' -cf - '$shard_rel' | gzip -1 > out.tar.gz")
 read -r secs rss < <(server_op -H 'Accept-Encoding: gzip' "$url/api/v2/backup/shards/$id")
 row "backup, gzip (level 1)" "$secs" "$rss" "tar -c + gzip -1 + sync" "$lim_c"
-lim=$(limit "tar -xzf '$work/shard.tar.gz'")
-row "backup, gzip (level 1)" "$secs" "$rss" "tar -x + gzip -d + sync" "$lim"
+lim_x=$(limit "tar -xzf '$work/shard.tar.gz'")
+row "backup, gzip (level 1)" "$secs" "$rss" "tar -x + gzip -d + sync" "$lim_x"
 got=$(tar -tvzf "$work/op.out" | awk '{s+=$3} END{print s}')
 [[ "$got" == "$tsm_bytes" ]] || { echo "backup holds $got bytes of files, expected $tsm_bytes" >&2; exit 1; }
 
@@ -130,6 +132,29 @@ read -r secs rss < <(server_op "$url/api/v2/backup/shards/$id")
 row "backup, plain tar" "$secs" "$rss" "tar -c + sync" "$lim"
 got=$(tar -tvf "$work/op.out" | awk '{s+=$3} END{print s}')
 [[ "$got" == "$tsm_bytes" ]] || { echo "backup holds $got bytes of files, expected $tsm_bytes" >&2; exit 1; }
+
+# The CLI end to end: `ironflux backup` of the bucket (metadata and the shard, gzipped, every
+# file checksummed) and `ironflux restore` of it under a new name.
+# cli_op ARGS...: like server_op, for an ironflux client command.
+cli_op() {
+  local before; before=$(rss_kib "$pid" VmRSS)
+  echo 5 > "/proc/$pid/clear_refs"
+  sync
+  local t0; t0=$(now)
+  "$ironflux" "$@" --host "$url" --token "$token" >"$work/cli.log" 2>&1 ||
+    { echo "ironflux $* failed: $(tail -5 "$work/cli.log")" >&2; exit 1; }
+  sync
+  local t1; t1=$(now)
+  local hwm; hwm=$(rss_kib "$pid" VmHWM)
+  awk -v a="$t0" -v b="$t1" -v h="$hwm" -v r="$before" 'BEGIN{printf "%.3f %.1f\n", b-a, (h-r)/1024}'
+}
+rm -f "$work/op.out"
+echo "ironflux backup..." >&2
+read -r secs rss < <(cli_op backup "$work/cli-backup" --org bench --bucket bench-gz)
+row "ironflux backup (bucket)" "$secs" "$rss" "tar -x + gzip -d + sync" "$lim_x"
+echo "ironflux restore..." >&2
+read -r secs rss < <(cli_op restore "$work/cli-backup" --org bench --bucket bench-gz --new-bucket cli-restored)
+row "ironflux restore (bucket)" "$secs" "$rss" "tar -x + gzip -d + sync" "$lim_x"
 
 printf '\nshard: %s bytes of TSM (%.2f GiB), %s files; load average %s\n' "$tsm_bytes" \
   "$(awk -v b="$tsm_bytes" 'BEGIN{print b/1073741824}')" "$(ls "$src/$shard_rel" | wc -l)" \
