@@ -626,24 +626,9 @@ fn parse_point(line: &[u8], precision: Precision, now: i64) -> Result<Point, Str
     })
 }
 
+/// A string field's value: `\"` and `\\` unescaped.
 fn unescape_string_value(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_string();
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 1 < b.len() && matches!(b[i + 1], b'"' | b'\\') {
-            out.push(b[i + 1]);
-            i += 2;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    // Only ASCII bytes were removed, so the result is still UTF-8.
-    String::from_utf8_lossy(&out).into_owned()
+    unescape(s, b"\"\\")
 }
 
 fn parse_bool(tok: &str) -> Option<FieldValue> {
