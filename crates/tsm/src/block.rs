@@ -112,24 +112,12 @@ impl Values {
 
     /// The block type of this column.
     pub fn block_type(&self) -> BlockType {
-        match self {
-            Self::Float(_) => BlockType::Float,
-            Self::Integer(_) => BlockType::Integer,
-            Self::Unsigned(_) => BlockType::Unsigned,
-            Self::Boolean(_) => BlockType::Boolean,
-            Self::String(_) => BlockType::String,
-        }
+        self.as_ref().block_type()
     }
 
     /// Number of values.
     pub fn len(&self) -> usize {
-        match self {
-            Self::Float(v) => v.len(),
-            Self::Integer(v) => v.len(),
-            Self::Unsigned(v) => v.len(),
-            Self::Boolean(v) => v.len(),
-            Self::String(v) => v.len(),
-        }
+        self.as_ref().len()
     }
 
     /// True if there are no values.
