@@ -94,7 +94,7 @@ server_op() {
   local t1; t1=$(now)
   if [[ "$code" != 2* ]]; then echo "request failed: $code $(head -c 500 "$work/op.out")" >&2; exit 1; fi
   local hwm; hwm=$(rss_kib "$pid" VmHWM)
-  awk -v a="$t0" -v b="$t1" -v h="$hwm" -v r="$before" 'BEGIN{printf "%.3f %.1f\n", b-a, (h-r)/1024}'
+  awk -v a="$t0" -v b="$t1" -v h="$hwm" -v r="$before" 'BEGIN{g=(h-r)/1024; if (g<0) g=0; printf "%.3f %.1f\n", b-a, g}'
 }
 
 rows=()
@@ -146,7 +146,7 @@ cli_op() {
   sync
   local t1; t1=$(now)
   local hwm; hwm=$(rss_kib "$pid" VmHWM)
-  awk -v a="$t0" -v b="$t1" -v h="$hwm" -v r="$before" 'BEGIN{printf "%.3f %.1f\n", b-a, (h-r)/1024}'
+  awk -v a="$t0" -v b="$t1" -v h="$hwm" -v r="$before" 'BEGIN{g=(h-r)/1024; if (g<0) g=0; printf "%.3f %.1f\n", b-a, g}'
 }
 rm -f "$work/op.out"
 echo "ironflux backup..." >&2
