@@ -8,7 +8,8 @@
 //!
 //! `time` sends each Flux query (as the InfluxDB UI does: JSON body, annotated CSV with all
 //! annotations) `--warmup` times, then `--runs` times, reading the whole answer each time, and
-//! prints one line per query: name, median ms, min ms, max ms, answer rows and bytes.
+//! prints one line per query: name, median ms, min ms, max ms, the first (cold) run's ms,
+//! answer rows and bytes.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -182,8 +183,9 @@ fn time(url: &str, token: &str, org: &str, warmup: usize, runs: usize, queries: 
                 .count();
             (took, rows, text.len())
         };
+        let mut first = None;
         for _ in 0..warmup {
-            once();
+            first.get_or_insert(once().0.as_secs_f64() * 1000.0);
         }
         let mut times = Vec::new();
         let (mut rows, mut bytes) = (0, 0);
@@ -194,10 +196,11 @@ fn time(url: &str, token: &str, org: &str, warmup: usize, runs: usize, queries: 
         }
         times.sort_by(f64::total_cmp);
         println!(
-            "{name}\t{:.1}\t{:.1}\t{:.1}\t{rows}\t{bytes}",
+            "{name}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{rows}\t{bytes}",
             times[times.len() / 2],
             times[0],
-            times[times.len() - 1]
+            times[times.len() - 1],
+            first.unwrap_or(f64::NAN),
         );
     }
 }

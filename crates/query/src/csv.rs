@@ -136,7 +136,17 @@ pub fn write_results<W: Write>(
 
 /// Encodes all results into a byte vector.
 pub fn encode_results(results: &[ResultSet], dialect: &Dialect) -> Vec<u8> {
-    let mut out = Vec::new();
+    // Sized up front (about 12 bytes a cell), so the answer is not copied while it grows.
+    let cells: usize = results
+        .iter()
+        .flat_map(|r| &r.tables)
+        .map(|t| {
+            t.nrows()
+                .saturating_add(1)
+                .saturating_mul(t.columns.len() + 3)
+        })
+        .fold(0usize, usize::saturating_add);
+    let mut out = Vec::with_capacity(cells.saturating_mul(12).min(1 << 30));
     // Writing into a Vec cannot fail.
     let _ = write_results(&mut out, results, dialect);
     out

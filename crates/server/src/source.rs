@@ -12,9 +12,10 @@
 //! are turned into a table.
 //!
 //! Window aggregates with a fixed period (not `mo`/`y`) go to the engine's
-//! [`storage::Engine::read_window_aggregate`] (which counts from TSM block headers where it
-//! can, and otherwise streams one series at a time); a bare aggregate is one window spanning
-//! the range. The engine's non-empty windows become the query crate's table shape through
+//! [`storage::Engine::read_window_aggregate`] (which counts from TSM block headers, answers
+//! selectors from cached block summaries and folds decoded blocks into running sums, one series
+//! at a time, without building per-point rows); a bare aggregate is one window spanning the
+//! range. The engine's non-empty windows become the query crate's table shape through
 //! [`window_aggregate_table`]. When the engine refuses an aggregate for a field type (e.g. `max`
 //! of strings), or the window has calendar units, the series' points are read and the query
 //! crate's [`aggregate_series`] decides, so answers and errors are the same either way.
