@@ -378,9 +378,10 @@ struct BlockSummary {
     max: Option<(i64, FieldValue)>,
 }
 
-/// Summaries are kept for at most this many blocks (about 100 bytes each); when full, the
-/// cache starts over.
-const MAX_SUMMARIES: usize = 1 << 20;
+/// Summaries are kept for at most this many blocks (about 200 bytes each with the map, so at
+/// most about 50 MiB); when full, the cache starts over. String blocks are not cached (their
+/// first and last values could be of any size).
+const MAX_SUMMARIES: usize = 1 << 18;
 
 /// The block summaries of one open file, by block offset. The file is held weakly: its
 /// address then stays unique while the entry exists (no other file can be allocated there),
@@ -646,7 +647,9 @@ impl Folder {
             min: min.map(at),
             max: max.map(at),
         };
-        summaries().lock().insert(f, e.offset, s.clone());
+        if ft != FieldType::String {
+            summaries().lock().insert(f, e.offset, s.clone());
+        }
         Ok(Some(s))
     }
 
