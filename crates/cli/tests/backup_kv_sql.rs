@@ -1,7 +1,8 @@
 //! `POST /api/v2/restore/kv` and `/restore/sql` of the real binary with large and damaged
 //! snapshots: a KV snapshot of tens of MiB streams in and becomes the live store (also after a
 //! restart); a damaged KV or SQL snapshot is refused and leaves the live files byte for byte as
-//! they were, with no upload left behind.
+//! they were, with no upload left behind; a server killed during a KV upload restarts with the
+//! old store and removes the partial upload.
 
 mod common;
 
@@ -190,4 +191,66 @@ async fn damaged_sql_snapshots_leave_the_live_database_intact() {
         })
         .unwrap();
     assert_eq!(n as usize, meta::sql::MIGRATIONS.len());
+}
+
+#[tokio::test]
+async fn kill_9_during_a_kv_restore_keeps_the_old_store() {
+    use tokio::io::AsyncWriteExt as _;
+    let (img, _) = big_kv(8 << 20);
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let data = srv.data_dir();
+    let before = sha256(&data.join("influxd.bolt"));
+    // Half the snapshot sent as a chunked body, the rest never comes.
+    let mut conn = tokio::net::TcpStream::connect(&srv.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v2/restore/kv HTTP/1.1\r\nHost: {}\r\nAuthorization: Token {}\r\n\
+         Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n",
+        srv.addr, s.token
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let half = &img[..img.len() / 2];
+    conn.write_all(format!("{:x}\r\n", half.len()).as_bytes())
+        .await
+        .unwrap();
+    conn.write_all(half).await.unwrap();
+    conn.write_all(b"\r\n").await.unwrap();
+    conn.flush().await.unwrap();
+    // Wait until the upload file holds some of it, then kill the server.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let written: u64 = std::fs::read_dir(&data)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".restore-"))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        if written > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no upload file appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let dir = srv.stop(); // SIGKILL
+    drop(conn);
+    assert!(sha256(&dir.path().join("data/influxd.bolt")) == before);
+    assert!(
+        !leftovers(&dir.path().join("data")).is_empty(),
+        "the partial upload is there"
+    );
+    // Restart: the old store, the partial upload removed.
+    let srv = TestServer::start_in(dir, &[]).await;
+    assert_eq!(leftovers(&srv.data_dir()), Vec::<String>::new());
+    srv.call("GET", "/api/v2/orgs", Some(&s.token), None)
+        .await
+        .status(200);
+    let r = srv
+        .call("GET", "/api/v2/buckets?name=big0", Some(&s.token), None)
+        .await;
+    r.status(200);
+    assert_eq!(r.json()["buckets"], serde_json::json!([]));
 }
