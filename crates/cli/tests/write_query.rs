@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::{Resp, Setup, TestServer};
 use query::{ResultSet, Value};
 use serde_json::json;
-use testdata::{SeriesKey, Value as V};
+use testdata::{Column, SeriesKey, Value as V};
 
 /// Wide enough for the pre-1970 point and every other one.
 const RANGE: &str = "range(start: 1960-01-01T00:00:00Z, stop: 2030-01-01T00:00:00Z)";
@@ -457,36 +457,13 @@ fn memory_source(data: &Points) -> query::source::MemSource {
             ("_field".to_string(), field.clone()),
         ];
         all.extend(tags.iter().cloned());
-        let times = pts.iter().map(|(t, _)| *t).collect();
-        let values = match &pts[0].1 {
-            V::Float(_) => SeriesValues::Float(
-                pts.iter()
-                    .map(|(_, v)| if let V::Float(x) = v { *x } else { f64::NAN })
-                    .collect(),
-            ),
-            V::Integer(_) => SeriesValues::Int(
-                pts.iter()
-                    .map(|(_, v)| if let V::Integer(x) = v { *x } else { 0 })
-                    .collect(),
-            ),
-            V::Unsigned(_) => SeriesValues::UInt(
-                pts.iter()
-                    .map(|(_, v)| if let V::Unsigned(x) = v { *x } else { 0 })
-                    .collect(),
-            ),
-            V::String(_) => SeriesValues::String(
-                pts.iter()
-                    .map(|(_, v)| match v {
-                        V::String(x) => x.clone(),
-                        _ => String::new(),
-                    })
-                    .collect(),
-            ),
-            V::Boolean(_) => SeriesValues::Bool(
-                pts.iter()
-                    .map(|(_, v)| matches!(v, V::Boolean(true)))
-                    .collect(),
-            ),
+        let (times, values) = testdata::column(pts);
+        let values = match values {
+            Column::Float(v) => SeriesValues::Float(v),
+            Column::Integer(v) => SeriesValues::Int(v),
+            Column::Unsigned(v) => SeriesValues::UInt(v),
+            Column::Boolean(v) => SeriesValues::Bool(v),
+            Column::String(v) => SeriesValues::String(v),
         };
         series.push(MemSeries {
             tags: all,

@@ -3,62 +3,14 @@
 //! and aggregates are compared with values computed here from the JSON.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 
 use query::csv::{Annotation, Dialect, decode, encode_results};
 use query::source::{BucketInfo, MemSeries, MemSource, SeriesValues};
 use query::{Options, Value, execute};
-
-const DATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/influxdb1/ground_truth/points.json.gz"
-);
-
-#[derive(Debug, Clone, PartialEq)]
-enum V {
-    F(f64),
-    I(i64),
-    S(String),
-    B(bool),
-}
-
-type SeriesKey = (String, Vec<(String, String)>, String);
+use testdata::{Column, SeriesKey, Value as V};
 
 fn load() -> BTreeMap<SeriesKey, Vec<(i64, V)>> {
-    let f = std::fs::File::open(DATA).unwrap_or_else(|e| panic!("{DATA}: {e}"));
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(f)
-        .read_to_string(&mut text)
-        .expect("gzip");
-    let points: serde_json::Value = serde_json::from_str(&text).expect("json");
-    let mut out: BTreeMap<SeriesKey, Vec<(i64, V)>> = BTreeMap::new();
-    for p in points.as_array().expect("array") {
-        let m = p["measurement"].as_str().expect("measurement").to_string();
-        let mut tags: Vec<(String, String)> = p["tags"]
-            .as_object()
-            .expect("tags")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().expect("tag").to_string()))
-            .collect();
-        tags.sort();
-        let t = p["time_ns"].as_i64().expect("time");
-        for (field, fv) in p["fields"].as_object().expect("fields") {
-            let v = match fv["type"].as_str().expect("type") {
-                "float" => V::F(fv["value"].as_f64().expect("f")),
-                "integer" => V::I(fv["value"].as_i64().expect("i")),
-                "string" => V::S(fv["value"].as_str().expect("s").to_string()),
-                "boolean" => V::B(fv["value"].as_bool().expect("b")),
-                other => panic!("type {other}"),
-            };
-            out.entry((m.clone(), tags.clone(), field.clone()))
-                .or_default()
-                .push((t, v));
-        }
-    }
-    for pts in out.values_mut() {
-        pts.sort_by_key(|(t, _)| *t);
-    }
-    out
+    testdata::series()
 }
 
 fn source(data: &BTreeMap<SeriesKey, Vec<(i64, V)>>) -> MemSource {
@@ -69,32 +21,13 @@ fn source(data: &BTreeMap<SeriesKey, Vec<(i64, V)>>) -> MemSource {
             ("_field".to_string(), field.clone()),
         ];
         all.extend(tags.iter().cloned());
-        let times = pts.iter().map(|(t, _)| *t).collect();
-        let values = match &pts[0].1 {
-            V::F(_) => SeriesValues::Float(
-                pts.iter()
-                    .map(|(_, v)| if let V::F(x) = v { *x } else { f64::NAN })
-                    .collect(),
-            ),
-            V::I(_) => SeriesValues::Int(
-                pts.iter()
-                    .map(|(_, v)| if let V::I(x) = v { *x } else { 0 })
-                    .collect(),
-            ),
-            V::S(_) => SeriesValues::String(
-                pts.iter()
-                    .map(|(_, v)| {
-                        if let V::S(x) = v {
-                            x.clone()
-                        } else {
-                            String::new()
-                        }
-                    })
-                    .collect(),
-            ),
-            V::B(_) => {
-                SeriesValues::Bool(pts.iter().map(|(_, v)| matches!(v, V::B(true))).collect())
-            }
+        let (times, values) = testdata::column(pts);
+        let values = match values {
+            Column::Float(v) => SeriesValues::Float(v),
+            Column::Integer(v) => SeriesValues::Int(v),
+            Column::Unsigned(v) => SeriesValues::UInt(v),
+            Column::Boolean(v) => SeriesValues::Bool(v),
+            Column::String(v) => SeriesValues::String(v),
         };
         series.push(MemSeries {
             tags: all,
@@ -165,12 +98,12 @@ fn every_point_comes_back_exactly_through_csv() {
                 panic!("time {tv:?}")
             };
             let v = match v {
-                Value::Float(x) => V::F(*x),
-                Value::Int(x) => V::I(*x),
-                Value::String(x) => V::S(x.clone()),
-                Value::Bool(x) => V::B(*x),
+                Value::Float(x) => V::Float(*x),
+                Value::Int(x) => V::Integer(*x),
+                Value::String(x) => V::String(x.clone()),
+                Value::Bool(x) => V::Boolean(*x),
                 // An empty string and a null are the same cell in annotated CSV.
-                Value::Null => V::S(String::new()),
+                Value::Null => V::String(String::new()),
                 other => panic!("value {other:?}"),
             };
             pts.push((*tm, v));
@@ -224,8 +157,8 @@ fn aggregates_match_independent_computation() {
             let nums: Vec<f64> = pts
                 .iter()
                 .filter_map(|(_, v)| match v {
-                    V::F(x) => Some(*x),
-                    V::I(x) => Some(*x as f64),
+                    V::Float(x) => Some(*x),
+                    V::Integer(x) => Some(*x as f64),
                     _ => None,
                 })
                 .collect();

@@ -134,6 +134,56 @@ pub fn series() -> BTreeMap<SeriesKey, Vec<(i64, Value)>> {
     out
 }
 
+/// One series' values as a typed column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// `float`
+    Float(Vec<f64>),
+    /// `integer`
+    Integer(Vec<i64>),
+    /// `unsigned`
+    Unsigned(Vec<u64>),
+    /// `boolean`
+    Boolean(Vec<bool>),
+    /// `string`
+    String(Vec<String>),
+}
+
+/// Splits one series' values into times and a typed column. Every series of the ground truth
+/// holds one type; a series of mixed types panics.
+pub fn column(values: &[(i64, Value)]) -> (Vec<i64>, Column) {
+    fn all<T>(values: &[(i64, Value)], get: impl Fn(&Value) -> Option<T>) -> Vec<T> {
+        values
+            .iter()
+            .map(|(t, v)| get(v).unwrap_or_else(|| panic!("mixed types at {t}: {v:?}")))
+            .collect()
+    }
+    let times = values.iter().map(|(t, _)| *t).collect();
+    let column = match values.first().map(|(_, v)| v) {
+        Some(Value::Integer(_)) => Column::Integer(all(values, |v| match v {
+            Value::Integer(x) => Some(*x),
+            _ => None,
+        })),
+        Some(Value::Unsigned(_)) => Column::Unsigned(all(values, |v| match v {
+            Value::Unsigned(x) => Some(*x),
+            _ => None,
+        })),
+        Some(Value::Boolean(_)) => Column::Boolean(all(values, |v| match v {
+            Value::Boolean(x) => Some(*x),
+            _ => None,
+        })),
+        Some(Value::String(_)) => Column::String(all(values, |v| match v {
+            Value::String(x) => Some(x.clone()),
+            _ => None,
+        })),
+        Some(Value::Float(_)) | None => Column::Float(all(values, |v| match v {
+            Value::Float(x) => Some(*x),
+            _ => None,
+        })),
+    };
+    (times, column)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +208,19 @@ mod tests {
         }
         assert!(points.iter().any(|p| p.time < 0), "the pre-1970 point");
         assert!(!line_protocol().is_empty());
+    }
+
+    #[test]
+    fn columns_keep_times_and_values() {
+        let v = [(1, Value::Integer(5)), (2, Value::Integer(-1))];
+        assert_eq!(column(&v), (vec![1, 2], Column::Integer(vec![5, -1])));
+        let s = [(3, Value::String("a".into()))];
+        assert_eq!(column(&s), (vec![3], Column::String(vec!["a".into()])));
+    }
+
+    #[test]
+    #[should_panic(expected = "mixed types")]
+    fn mixed_columns_panic() {
+        column(&[(1, Value::Float(1.0)), (2, Value::Boolean(true))]);
     }
 }
