@@ -5,21 +5,14 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use common::{Resp, Setup, TestServer};
 use serde_json::{Value, json};
 
-fn testdata() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata"
-    ))
-}
-
 fn shard_tar_gz(n: u64) -> Vec<u8> {
-    let p = testdata().join(format!(
+    let p = testdata::dir().join(format!(
         "influxdb1/backup_portable/stateA/20261124T134818Z.s{n}.tar.gz"
     ));
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -133,29 +126,22 @@ async fn restore_holdout(srv: &TestServer, s: &Setup, name: &str) -> (String, Ve
 
 /// Every point of the ground truth as `measurement|tags|field|time|value` lines.
 fn ground_truth() -> BTreeSet<String> {
-    let gz = std::fs::read(testdata().join("influxdb1/ground_truth/points.json.gz")).unwrap();
-    let pts: Value = serde_json::from_slice(&gunzip(&gz)).unwrap();
     let mut out = BTreeSet::new();
-    for p in pts.as_array().unwrap() {
-        let tags = p["tags"].as_object().unwrap();
-        let mut tags: Vec<String> = tags
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
-            .collect();
-        tags.sort();
-        for (f, v) in p["fields"].as_object().unwrap() {
-            let val = match v["type"].as_str().unwrap() {
-                "float" => format!("f{:?}", v["value"].as_f64().unwrap()),
-                "integer" => format!("i{}", v["value"].as_i64().unwrap()),
-                "string" => format!("s{}", v["value"].as_str().unwrap()),
-                "boolean" => format!("b{}", v["value"].as_bool().unwrap()),
-                t => panic!("type {t}"),
+    for p in testdata::points() {
+        let tags: Vec<String> = p.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for (f, v) in &p.fields {
+            let val = match v {
+                testdata::Value::Float(x) => format!("f{x:?}"),
+                testdata::Value::Integer(x) => format!("i{x}"),
+                testdata::Value::String(x) => format!("s{x}"),
+                testdata::Value::Boolean(x) => format!("b{x}"),
+                testdata::Value::Unsigned(x) => panic!("the ground truth has no unsigned {x}"),
             };
             out.insert(format!(
                 "{}|{}|{f}|{}|{val}",
-                p["measurement"].as_str().unwrap(),
+                p.measurement,
                 tags.join(","),
-                p["time_ns"].as_i64().unwrap()
+                p.time
             ));
         }
     }
@@ -483,12 +469,12 @@ fn parse_multipart(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
 async fn real_influxdb_kv_restores_and_its_token_works() {
     let srv = TestServer::start().await;
     let s = srv.setup().await;
-    let bolt = std::fs::read(testdata().join("influxdb2/influxd.bolt")).unwrap();
+    let bolt = std::fs::read(testdata::dir().join("influxdb2/influxd.bolt")).unwrap();
     let r = post_raw(&srv, "/api/v2/restore/kv", &s.token, gzip(&bolt), true).await;
     r.status(200);
     let token = r.str("/token");
     let dump: Value = serde_json::from_slice(
-        &std::fs::read(testdata().join("influxdb2/influxd.bolt.dump.json")).unwrap(),
+        &std::fs::read(testdata::dir().join("influxdb2/influxd.bolt.dump.json")).unwrap(),
     )
     .unwrap();
     assert!(
