@@ -24,66 +24,22 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flate2::Compression;
-use tokio::sync::mpsc;
 
 use crate::App;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::routes::paging::Params;
+use crate::routes::stream::stream_body;
 
 /// Gzip level of shard tars when the client names none: TSM blocks are compressed already,
 /// and on them level 1 of the deflate implementation used (`miniz_oxide`) saves as much as
 /// level 6 (about 3 %) at five times the speed (190 MB/s against 37 MB/s on one core of the
 /// development machine), which puts a gzipped shard backup at disk speed rather than far below it.
 const SHARD_GZIP_LEVEL: Compression = Compression::new(1);
-
-/// Bytes per chunk sent to the client.
-const CHUNK: usize = 256 * 1024;
-
-/// A `Write` that hands its bytes to the response body in chunks. Dropping it ends the body;
-/// [`ChannelWriter::fail`] ends it with an error (the client sees a broken transfer, never a
-/// silently short one).
-pub struct ChannelWriter {
-    tx: mpsc::Sender<Result<Bytes, io::Error>>,
-    buf: Vec<u8>,
-}
-
-impl ChannelWriter {
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
-    }
-
-    /// Ends the body with an error.
-    pub fn fail(mut self, e: String) {
-        self.buf.clear();
-        let _ = self.tx.blocking_send(Err(io::Error::other(e)));
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.send()
-    }
-}
 
 /// Gzip level asked for by `Gzip-Compression-Level`, `None` for no compression; `unset` when
 /// the client accepts gzip without naming a level.
@@ -120,39 +76,6 @@ fn gzip_level(headers: &HeaderMap, unset: Compression) -> Result<Option<Compress
         }
     };
     Ok(level.filter(|_| accepts))
-}
-
-/// Runs `produce` on a blocking thread, streaming what it writes as the response body
-/// (gzipped at `gzip` if set). Errors after the headers went out abort the body.
-pub fn stream_body<F>(gzip: Option<Compression>, produce: F) -> Body
-where
-    F: FnOnce(&mut dyn Write) -> Result<(), String> + Send + 'static,
-{
-    let (tx, mut rx) = mpsc::channel::<Result<Bytes, io::Error>>(4);
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
-        span.in_scope(|| {
-            let mut w = ChannelWriter {
-                tx,
-                buf: Vec::with_capacity(CHUNK),
-            };
-            let result = match gzip {
-                Some(level) => {
-                    let mut gz = flate2::write::GzEncoder::new(&mut w, level);
-                    produce(&mut gz)
-                        .and_then(|()| gz.finish().map(|_| ()).map_err(|e| e.to_string()))
-                }
-                None => produce(&mut w),
-            };
-            let result = result.and_then(|()| w.flush().map_err(|e| e.to_string()));
-            if let Err(e) = result {
-                tracing::error!(error = %e, "backup stream failed");
-                w.fail(e);
-            }
-        })
-    });
-    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    Body::from_stream(stream)
 }
 
 fn with_encoding(mut resp: Response, gzip: bool) -> Response {

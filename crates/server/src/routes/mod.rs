@@ -18,6 +18,7 @@ pub mod query;
 pub mod restore;
 pub mod setup;
 pub mod signin;
+pub mod stream;
 pub mod users;
 pub mod views;
 pub mod write;

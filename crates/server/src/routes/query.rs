@@ -8,15 +8,16 @@
 //! output are InfluxDB's JSON errors with the query crate's code: 400 `invalid` for syntax errors
 //! and functions outside the supported subset (the message names them), 404 for an unknown
 //! bucket. The script runs on the blocking pool; a client that goes away cancels it.
-//! `Accept-Encoding: gzip` compresses the answer.
+//! The answer's CSV streams out as it is encoded (see [`stream_body`]); `Accept-Encoding: gzip`
+//! compresses it.
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use flate2::Compression;
 use query::csv::Dialect;
 use serde::Deserialize;
 
@@ -24,6 +25,7 @@ use crate::App;
 use crate::auth::Auth;
 use crate::error::{ApiError, Code};
 use crate::routes::paging::Params;
+use crate::routes::stream::stream_body;
 use crate::routes::write::{find_org, read_body};
 use crate::source::EngineSource;
 
@@ -186,14 +188,11 @@ pub async fn query(
     };
     let dialect = parsed.dialect;
     let script = parsed.query;
-    let csv = app
-        .storage(move |_| {
-            query::execute(&script, &source, &options)
-                .map(|results| query::csv::encode_results(&results, &dialect))
-        })
+    let results = app
+        .storage(move |_| query::execute(&script, &source, &options))
         .await?;
-    let csv = match csv {
-        Ok(c) => c,
+    let results = match results {
+        Ok(r) => r,
         Err(e) => {
             let code = code_of(e.code());
             if code == Code::Internal {
@@ -202,20 +201,20 @@ pub async fn query(
             return Err(ApiError::new(code, e.to_string()));
         }
     };
-    let mut resp = if accepts_gzip(&headers) {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(&csv)
-            .and_then(|()| enc.finish())
-            .map(|gz| {
-                let mut r = (StatusCode::OK, gz).into_response();
-                r.headers_mut()
-                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                r
-            })
-            .map_err(|e| ApiError::internal(&e))?
-    } else {
-        (StatusCode::OK, csv).into_response()
-    };
+    // The tables are complete; their CSV streams out as it is encoded, each result dropped
+    // once written, so the answer is never held twice (tables and text) nor whole as text.
+    let gzip = accepts_gzip(&headers);
+    let body = stream_body(gzip.then(Compression::fast), move |mut w| {
+        for result in results {
+            query::csv::write_result(&mut w, &result, &dialect).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    });
+    let mut resp = (StatusCode::OK, body).into_response();
+    if gzip {
+        resp.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
