@@ -34,9 +34,116 @@ use crate::App;
 use crate::auth::{Auth, V1Auth};
 use crate::error::{ApiError, Code};
 
-/// Paths of the InfluxDB API that authenticate and then answer 501 `not implemented`
-/// (method, path as the router spells it).
-pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[("GET|POST", "/query")];
+/// Operations of InfluxDB OSS v2's API contract (and the 1.x `/query`) that are not built:
+/// they answer 501 `not implemented`, after authenticating the caller as the built routes
+/// would (`/api/v2` with a token or session, the 1.x `/query` as InfluxDB's 1.x handler does;
+/// `/metrics` and `/debug/pprof`, public in InfluxDB, without). Methods, and the path as the
+/// router spells it (the first ID of a resource is `{id}` throughout). README lists them.
+pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
+    ("GET|POST", "/query"),
+    ("GET", "/api/v2"),
+    ("POST", "/api/v2/buckets/{id}/labels"),
+    ("DELETE", "/api/v2/buckets/{id}/labels/{labelID}"),
+    ("GET|POST", "/api/v2/checks"),
+    ("GET|PUT|PATCH|DELETE", "/api/v2/checks/{id}"),
+    ("GET|POST", "/api/v2/checks/{id}/labels"),
+    ("DELETE", "/api/v2/checks/{id}/labels/{labelID}"),
+    ("GET", "/api/v2/checks/{id}/query"),
+    ("GET", "/api/v2/config"),
+    ("GET|POST", "/api/v2/dashboards"),
+    ("GET|PATCH|DELETE", "/api/v2/dashboards/{id}"),
+    ("POST|PUT", "/api/v2/dashboards/{id}/cells"),
+    ("PATCH|DELETE", "/api/v2/dashboards/{id}/cells/{cellID}"),
+    ("GET|PATCH", "/api/v2/dashboards/{id}/cells/{cellID}/view"),
+    ("GET|POST", "/api/v2/dashboards/{id}/labels"),
+    ("DELETE", "/api/v2/dashboards/{id}/labels/{labelID}"),
+    ("GET|POST", "/api/v2/dashboards/{id}/members"),
+    ("DELETE", "/api/v2/dashboards/{id}/members/{userID}"),
+    ("GET|POST", "/api/v2/dashboards/{id}/owners"),
+    ("DELETE", "/api/v2/dashboards/{id}/owners/{userID}"),
+    ("GET", "/debug/pprof/all"),
+    ("GET", "/debug/pprof/allocs"),
+    ("GET", "/debug/pprof/block"),
+    ("GET", "/debug/pprof/cmdline"),
+    ("GET", "/debug/pprof/goroutine"),
+    ("GET", "/debug/pprof/heap"),
+    ("GET", "/debug/pprof/mutex"),
+    ("GET", "/debug/pprof/profile"),
+    ("GET", "/debug/pprof/threadcreate"),
+    ("GET", "/debug/pprof/trace"),
+    ("GET", "/api/v2/flags"),
+    ("GET|POST", "/api/v2/labels"),
+    ("GET|PATCH|DELETE", "/api/v2/labels/{id}"),
+    ("GET", "/metrics"),
+    ("GET|POST", "/api/v2/notificationEndpoints"),
+    ("GET|PUT|PATCH|DELETE", "/api/v2/notificationEndpoints/{id}"),
+    ("GET|POST", "/api/v2/notificationEndpoints/{id}/labels"),
+    (
+        "DELETE",
+        "/api/v2/notificationEndpoints/{id}/labels/{labelID}",
+    ),
+    ("GET|POST", "/api/v2/notificationRules"),
+    ("GET|PUT|PATCH|DELETE", "/api/v2/notificationRules/{id}"),
+    ("GET|POST", "/api/v2/notificationRules/{id}/labels"),
+    ("DELETE", "/api/v2/notificationRules/{id}/labels/{labelID}"),
+    ("GET", "/api/v2/notificationRules/{id}/query"),
+    ("GET|PATCH", "/api/v2/orgs/{id}/secrets"),
+    ("POST", "/api/v2/orgs/{id}/secrets/delete"),
+    ("DELETE", "/api/v2/orgs/{id}/secrets/{secretID}"),
+    ("POST", "/api/v2/query/analyze"),
+    ("POST", "/api/v2/query/ast"),
+    ("GET", "/api/v2/query/suggestions"),
+    ("GET", "/api/v2/query/suggestions/{id}"),
+    ("GET|POST", "/api/v2/remotes"),
+    ("GET|PATCH|DELETE", "/api/v2/remotes/{id}"),
+    ("GET|POST", "/api/v2/replications"),
+    ("GET|PATCH|DELETE", "/api/v2/replications/{id}"),
+    ("POST", "/api/v2/replications/{id}/validate"),
+    ("GET", "/api/v2/resources"),
+    ("GET|POST", "/api/v2/scrapers"),
+    ("GET|PATCH|DELETE", "/api/v2/scrapers/{id}"),
+    ("GET|POST", "/api/v2/scrapers/{id}/labels"),
+    ("DELETE", "/api/v2/scrapers/{id}/labels/{labelID}"),
+    ("GET|POST", "/api/v2/scrapers/{id}/members"),
+    ("DELETE", "/api/v2/scrapers/{id}/members/{userID}"),
+    ("GET|POST", "/api/v2/scrapers/{id}/owners"),
+    ("DELETE", "/api/v2/scrapers/{id}/owners/{userID}"),
+    ("GET|POST", "/api/v2/sources"),
+    ("GET|PATCH|DELETE", "/api/v2/sources/{id}"),
+    ("GET", "/api/v2/sources/{id}/buckets"),
+    ("GET", "/api/v2/sources/{id}/health"),
+    ("GET|POST", "/api/v2/stacks"),
+    ("GET|PATCH|DELETE", "/api/v2/stacks/{id}"),
+    ("POST", "/api/v2/stacks/{id}/uninstall"),
+    ("GET|POST", "/api/v2/tasks"),
+    ("GET|PATCH|DELETE", "/api/v2/tasks/{id}"),
+    ("GET|POST", "/api/v2/tasks/{id}/labels"),
+    ("DELETE", "/api/v2/tasks/{id}/labels/{labelID}"),
+    ("GET", "/api/v2/tasks/{id}/logs"),
+    ("GET|POST", "/api/v2/tasks/{id}/members"),
+    ("DELETE", "/api/v2/tasks/{id}/members/{userID}"),
+    ("GET|POST", "/api/v2/tasks/{id}/owners"),
+    ("DELETE", "/api/v2/tasks/{id}/owners/{userID}"),
+    ("GET|POST", "/api/v2/tasks/{id}/runs"),
+    ("GET|DELETE", "/api/v2/tasks/{id}/runs/{runID}"),
+    ("GET", "/api/v2/tasks/{id}/runs/{runID}/logs"),
+    ("POST", "/api/v2/tasks/{id}/runs/{runID}/retry"),
+    ("GET", "/api/v2/telegraf/plugins"),
+    ("GET|POST", "/api/v2/telegrafs"),
+    ("GET|PUT|DELETE", "/api/v2/telegrafs/{id}"),
+    ("GET|POST", "/api/v2/telegrafs/{id}/labels"),
+    ("DELETE", "/api/v2/telegrafs/{id}/labels/{labelID}"),
+    ("GET|POST", "/api/v2/telegrafs/{id}/members"),
+    ("DELETE", "/api/v2/telegrafs/{id}/members/{userID}"),
+    ("GET|POST", "/api/v2/telegrafs/{id}/owners"),
+    ("DELETE", "/api/v2/telegrafs/{id}/owners/{userID}"),
+    ("POST", "/api/v2/templates/apply"),
+    ("POST", "/api/v2/templates/export"),
+    ("GET|POST", "/api/v2/variables"),
+    ("GET|PUT|PATCH|DELETE", "/api/v2/variables/{id}"),
+    ("GET|POST", "/api/v2/variables/{id}/labels"),
+    ("DELETE", "/api/v2/variables/{id}/labels/{labelID}"),
+];
 
 async fn not_implemented(_auth: Auth) -> ApiError {
     ApiError::not_implemented("not implemented")
@@ -47,7 +154,11 @@ async fn not_implemented_v1(_auth: V1Auth) -> ApiError {
     ApiError::not_implemented("not implemented")
 }
 
-fn method_router(methods: &str, v1: bool) -> MethodRouter<App> {
+async fn not_implemented_public() -> ApiError {
+    ApiError::not_implemented("not implemented")
+}
+
+fn method_router(methods: &str, path: &str) -> MethodRouter<App> {
     let mut r = MethodRouter::new();
     for m in methods.split('|') {
         let filter = match m {
@@ -57,10 +168,12 @@ fn method_router(methods: &str, v1: bool) -> MethodRouter<App> {
             "DELETE" => MethodFilter::DELETE,
             _ => MethodFilter::POST,
         };
-        r = if v1 {
+        r = if path.starts_with("/api/") {
+            r.on(filter, not_implemented)
+        } else if path == "/query" {
             r.on(filter, not_implemented_v1)
         } else {
-            r.on(filter, not_implemented)
+            r.on(filter, not_implemented_public)
         };
     }
     r
@@ -161,7 +274,7 @@ pub fn router() -> Router<App> {
             .route(&format!("{base}/{{userID}}"), del);
     }
     for (methods, path) in NOT_IMPLEMENTED {
-        r = r.route(path, method_router(methods, !path.starts_with("/api/")));
+        r = r.route(path, method_router(methods, path));
     }
     r.fallback(any(path_not_found))
 }
