@@ -134,10 +134,10 @@ fn contract_operations() -> Vec<(String, String)> {
             if let Some(p) = &path {
                 ops.push((m.to_uppercase(), p.clone(), false));
             }
-        } else if line.trim() == "- url: ''" {
-            if let Some(op) = ops.last_mut() {
-                op.2 = true;
-            }
+        } else if line.trim() == "- url: ''"
+            && let Some(op) = ops.last_mut()
+        {
+            op.2 = true;
         }
     }
     ops.into_iter()
