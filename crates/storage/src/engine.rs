@@ -746,6 +746,16 @@ impl Inner {
             if idle >= self.cfg.compact_full_write_cold {
                 s.compact(true, self.cfg.compact_threshold)?;
             }
+            // Files of a shard that writes have left (nothing cached since the last tick, or
+            // cold) are stable: summarise their newest blocks once, ahead of `last()` queries.
+            // Files of a shard under ingest are soon compacted away and are left alone.
+            if size == 0 || idle >= self.cfg.cache_snapshot_write_cold {
+                for f in s.files() {
+                    if f.take_summary_warming() {
+                        aggregate::warm_last_summaries(&f)?;
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -173,6 +173,8 @@ pub struct TsmFile {
     sequence: u64,
     reader: RwLock<tsm::TsmReader>,
     keys: Vec<KeyEntry>,
+    /// Set once the engine has computed this file's block summaries ahead of queries.
+    summaries_warmed: std::sync::atomic::AtomicBool,
 }
 
 impl TsmFile {
@@ -208,7 +210,21 @@ impl TsmFile {
             sequence,
             reader: RwLock::new(reader),
             keys,
+            summaries_warmed: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// True the first time it is called for this open file, false ever after: whoever gets
+    /// true computes the file's block summaries ahead of queries.
+    pub fn take_summary_warming(&self) -> bool {
+        !self
+            .summaries_warmed
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The newest block of a key, if the key is in the file.
+    pub fn last_block(&self, key: &[u8]) -> Option<tsm::IndexEntry> {
+        self.reader.read().entries(key).pop()
     }
 
     /// Path of the file.
