@@ -217,6 +217,13 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping_tx.send(());
     };
+    // Streamed answers go out in several writes; without TCP_NODELAY the last small one can
+    // wait for the client's delayed ACK (40 ms on Linux).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     let server = axum::serve(listener, app_router(app))
         .with_graceful_shutdown(signal)
         .into_future();
