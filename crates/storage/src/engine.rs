@@ -41,6 +41,12 @@ use crate::points::{
 use crate::predicate::Predicate;
 use crate::shard::{Shard, ShardError};
 
+/// Bodies larger than this are checked whole, then written in batches (see
+/// [`Engine::write_lines`]).
+pub const LARGE_BODY_BYTES: usize = 8 << 20;
+/// Points per batch when a large body is written in batches.
+pub const WRITE_BATCH_POINTS: usize = 50_000;
+
 /// Retention policy directory name used for every bucket.
 pub const RETENTION_POLICY: &str = "autogen";
 /// Data directory under the engine path.
@@ -324,6 +330,11 @@ impl Engine {
 
     /// Parses `body` and writes its points into `bucket`. See the module doc for semantics.
     /// `now` (ns) stamps points without a timestamp and anchors the retention check.
+    ///
+    /// Parsed points take several times the bytes of their line protocol, so a body larger
+    /// than [`LARGE_BODY_BYTES`] is read twice: once to check every line (nothing is written
+    /// if one is bad), then parsed again and written [`WRITE_BATCH_POINTS`] points at a time,
+    /// so that memory does not grow with the body.
     pub fn write_lines(
         &self,
         bucket: BucketId,
@@ -331,6 +342,9 @@ impl Engine {
         precision: Precision,
         now: i64,
     ) -> Result<WriteStats, WriteError> {
+        if body.len() > LARGE_BODY_BYTES {
+            return self.write_large_body(bucket, body, precision, now);
+        }
         let mut points = Vec::new();
         let mut errors = Vec::new();
         for r in parse_lines(body, precision, now) {
@@ -343,6 +357,61 @@ impl Engine {
             return Err(WriteError::Parse(ParseErrors(errors)));
         }
         self.write_points(bucket, &points, now)
+    }
+
+    /// [`Engine::write_lines`] for a large body: checked whole, then written in batches.
+    fn write_large_body(
+        &self,
+        bucket: BucketId,
+        body: &[u8],
+        precision: Precision,
+        now: i64,
+    ) -> Result<WriteStats, WriteError> {
+        let errors: Vec<ParseError> = parse_lines(body, precision, now)
+            .filter_map(Result::err)
+            .collect();
+        if !errors.is_empty() {
+            return Err(WriteError::Parse(ParseErrors(errors)));
+        }
+        let mut stats = WriteStats::default();
+        let mut first: Option<(String, DropReason)> = None;
+        let mut write = |points: &[Point]| -> Result<(), WriteError> {
+            let s = match self.write_points(bucket, points, now) {
+                Ok(s) => s,
+                Err(WriteError::PartialWrite {
+                    reason,
+                    kind,
+                    stats,
+                }) => {
+                    first.get_or_insert((reason, kind));
+                    stats
+                }
+                Err(e) => return Err(e),
+            };
+            stats.points += s.points;
+            stats.values += s.values;
+            stats.dropped += s.dropped;
+            Ok(())
+        };
+        let mut batch = Vec::with_capacity(WRITE_BATCH_POINTS);
+        for p in parse_lines(body, precision, now).flatten() {
+            batch.push(p);
+            if batch.len() == WRITE_BATCH_POINTS {
+                write(&batch)?;
+                batch.clear();
+            }
+        }
+        if !batch.is_empty() {
+            write(&batch)?;
+        }
+        match first {
+            Some((reason, kind)) => Err(WriteError::PartialWrite {
+                reason,
+                kind,
+                stats,
+            }),
+            None => Ok(stats),
+        }
     }
 
     /// Writes parsed points into `bucket` (retention check against `now`).

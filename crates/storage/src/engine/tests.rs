@@ -1002,3 +1002,56 @@ fn count_from_block_headers_equals_counting_points() {
     let want: usize = expected().values().map(Vec::len).sum();
     assert!(n > 0 && (n as usize) < want);
 }
+
+/// A body past `LARGE_BODY_BYTES` is checked whole (one bad line anywhere and nothing is
+/// written), then written in batches whose results add up to the body's.
+#[test]
+fn large_bodies_are_checked_whole_then_written_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = catalog();
+    let e = open(dir.path(), &cat);
+    let pad = "p".repeat(120);
+    let lines = WRITE_BATCH_POINTS + 10_000;
+    let mut body = String::new();
+    for i in 0..lines {
+        body.push_str(&format!(
+            "m,host=h{:03},pad={pad} v={i}i {}\n",
+            i % 1000,
+            1_700_000_000_000_000_000 + i as i64
+        ));
+    }
+    assert!(body.len() > LARGE_BODY_BYTES);
+    let count = |e: &Engine| -> usize {
+        e.read(&ReadRequest::all(BUCKET, i64::MIN, i64::MAX))
+            .map(|s| s.unwrap().values.len())
+            .sum()
+    };
+
+    // A bad last line: nothing at all is written, and the error names its line.
+    let bad = format!("{body}m,host=x v=\n");
+    match e.write_lines(BUCKET, bad.as_bytes(), Precision::Nanoseconds, NOW) {
+        Err(WriteError::Parse(errs)) => assert_eq!(errs.first_line(), Some(lines + 1)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(count(&e), 0);
+
+    // A field type conflict in the last batch: the rest is written, the counts add up.
+    let conflict = format!("{body}m,host=h000,pad={pad} v=\"text\" 1700000000000000005\n");
+    match e.write_lines(BUCKET, conflict.as_bytes(), Precision::Nanoseconds, NOW) {
+        Err(WriteError::PartialWrite { kind, stats, .. }) => {
+            assert_eq!(kind, DropReason::FieldTypeConflict);
+            assert_eq!(
+                (stats.points, stats.values, stats.dropped),
+                (lines, lines, 1)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(count(&e), lines);
+    // The same body again: every point is there once.
+    let stats = e
+        .write_lines(BUCKET, body.as_bytes(), Precision::Nanoseconds, NOW)
+        .unwrap();
+    assert_eq!((stats.points, stats.dropped), (lines, 0));
+    assert_eq!(count(&e), lines);
+}
