@@ -11,7 +11,8 @@
 //!   reports `partial write: <first reason> dropped=<n>` -> HTTP 422 `unprocessable entity`.
 //! * A write refused because the caches are full ([`WriteError::CacheFull`]) wrote nothing to
 //!   the shards it could not reach; the server answers 503 and the client retries. Points of
-//!   a body spanning several shards may already be durable in the shards written before.
+//!   a body spanning several shards, or of an earlier batch of a body over
+//!   [`LARGE_BODY_BYTES`] (written [`WRITE_BATCH_POINTS`] at a time), may already be durable.
 //! * `Ok` means every written point is fsynced in its shard's WAL.
 //!
 //! # Threads
