@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need (InfluxDB's own Go readers as oracles,
-# a Python venv with the `influxdb-client` and `pandas` packages), then checks formatting and lints and runs
-# every test of the workspace. Safe to run again: installs are skipped when already present.
+# a Python venv with the `influxdb-client` and `pandas` packages), then checks formatting and
+# lints and runs every test of the workspace. Safe to run again: installs are skipped when
+# already present.
 #
 # Environment:
 #   IRONFLUX_ORACLES  directory holding `tsmdump` and `boltdump` (default: target/oracles, built here)
