@@ -1101,3 +1101,67 @@ async fn deleting_a_bucket_drops_its_data() {
     .await;
     assert!(res.iter().all(|r| r.tables.is_empty()), "{res:?}");
 }
+
+/// A query answer streams out as it is encoded: a client that reads a little of a large answer
+/// and hangs up leaves the server answering, and the whole answer, read to the end, holds
+/// every point.
+#[tokio::test]
+async fn large_answers_stream_and_survive_a_client_hanging_up() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let points = 60_000;
+    let mut body = String::new();
+    for i in 0..points {
+        body.push_str(&format!(
+            "stream,host=h{} v={i}i {}\n",
+            i % 100,
+            1_700_000_000_000_000_000i64 + i as i64 * 1_000_000
+        ));
+    }
+    write(
+        &srv,
+        "/api/v2/write?org=org&bucket=bucket&precision=ns",
+        Some(&format!("Token {}", s.token)),
+        &[],
+        body,
+    )
+    .await
+    .status(204);
+    let script = "from(bucket: \"bucket\") |> range(start: 2023-01-01T00:00:00Z, stop: 2024-01-01T00:00:00Z) |> filter(fn: (r) => r._measurement == \"stream\")";
+    let request = || {
+        srv.req(reqwest::Method::POST, "/api/v2/query?org=org")
+            .header("Authorization", format!("Token {}", s.token))
+            .json(&json!({
+                "query": script,
+                "type": "flux",
+                "dialect": {"annotations": ["datatype", "group", "default"]},
+            }))
+    };
+    // Read the first chunk of the answer, then hang up, several times over.
+    for _ in 0..3 {
+        let client = reqwest::Client::new();
+        let mut r = client
+            .execute(request().build().expect("request"))
+            .await
+            .expect("query");
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.content_length(), None, "answer not streamed");
+        let first = r.chunk().await.expect("first chunk").expect("a chunk");
+        assert!(!first.is_empty());
+        drop(r);
+        drop(client);
+    }
+    srv.call("GET", "/health", None, None).await.status(200);
+    // Read whole, the answer has every point.
+    let r = request().send().await.expect("query");
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("answer");
+    assert!(text.len() > 1 << 20, "a large answer: {} bytes", text.len());
+    let results = query::csv::decode(&text).expect("annotated CSV");
+    let rows: usize = results
+        .iter()
+        .flat_map(|r| &r.tables)
+        .map(|t| t.nrows())
+        .sum();
+    assert_eq!(rows, points);
+}
