@@ -3,12 +3,12 @@
 //! nanoseconds since the Unix epoch.
 
 use crate::Error;
-use chrono::{DateTime, Utc};
 
 /// Formats nanoseconds since the epoch as Go's RFC3339Nano in UTC.
 pub fn format_rfc3339_nano(ns: i64) -> String {
-    let t = DateTime::<Utc>::from_timestamp_nanos(ns);
-    let mut s = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    // Every i64 of nanoseconds (years 1677..2262) is a valid timestamp.
+    let t = jiff::Timestamp::from_nanosecond(i128::from(ns)).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let mut s = t.strftime("%Y-%m-%dT%H:%M:%S").to_string();
     let frac = ns.rem_euclid(1_000_000_000);
     if frac != 0 {
         let digits = format!("{frac:09}");
@@ -22,11 +22,11 @@ pub fn format_rfc3339_nano(ns: i64) -> String {
 /// Parses an RFC 3339 time (any offset, any fraction up to nanoseconds) into nanoseconds since the
 /// epoch. Times outside the `i64` nanosecond range (years 1677..2262) are an error.
 pub fn parse_rfc3339(text: &str) -> Result<i64, Error> {
-    let t = DateTime::parse_from_rfc3339(text).map_err(|e| Error::Time {
+    let t: jiff::Timestamp = text.parse().map_err(|e: jiff::Error| Error::Time {
         text: text.to_string(),
         reason: e.to_string(),
     })?;
-    t.timestamp_nanos_opt().ok_or_else(|| Error::Time {
+    i64::try_from(t.as_nanosecond()).map_err(|_| Error::Time {
         text: text.to_string(),
         reason: "outside the range of nanosecond timestamps".to_string(),
     })

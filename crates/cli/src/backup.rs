@@ -80,7 +80,9 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     client.check_version().await?;
     let dir = &args.path;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let ts = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let ts = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
     let (compression, ext) = match args.compression {
         CompressionArg::Gzip => (Compression::Gzip, ".gz"),
         CompressionArg::None => (Compression::None, ""),
