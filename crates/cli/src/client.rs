@@ -13,8 +13,9 @@ pub struct ServerArgs {
     /// HTTP address of the server.
     #[arg(long, env = "INFLUX_HOST", default_value = "http://localhost:8086")]
     pub host: String,
-    /// API token (an operator token for backup and restore).
-    #[arg(short = 't', long, env = "INFLUX_TOKEN")]
+    /// API token (an operator token for backup and restore). URL-safe base64, so it may begin
+    /// with `-`: the next argument is always the value.
+    #[arg(short = 't', long, env = "INFLUX_TOKEN", allow_hyphen_values = true)]
     pub token: Option<String>,
 }
 

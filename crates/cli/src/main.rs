@@ -66,3 +66,59 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Command};
+
+    /// Tokens are URL-safe base64 (as InfluxDB makes them) and one in 64 begins with `-`;
+    /// passwords may too. Each is taken as the flag's value, as the `influx` CLI takes it.
+    #[test]
+    fn secrets_may_begin_with_a_hyphen() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map_err(|e| e.to_string());
+        let restore = parse(&[
+            "ironflux",
+            "restore",
+            "dir",
+            "--token",
+            "-uXy",
+            "--operator-token",
+            "-op",
+        ]);
+        assert_eq!(
+            restore.map(|c| matches!(c.command, Command::Restore(_))),
+            Ok(true)
+        );
+        let backup = parse(&["ironflux", "backup", "dir", "-t", "--k"]);
+        assert_eq!(
+            backup.map(|c| matches!(c.command, Command::Backup(_))),
+            Ok(true)
+        );
+        let query = parse(&["ironflux", "query", "buckets()", "--token", "-q"]);
+        assert_eq!(
+            query.map(|c| matches!(c.command, Command::Query(_))),
+            Ok(true)
+        );
+        let setup = parse(&[
+            "ironflux",
+            "setup",
+            "--username",
+            "u",
+            "--password",
+            "-secret-pw",
+            "--token",
+            "-t",
+            "--org",
+            "o",
+            "--bucket",
+            "b",
+            "--force",
+        ]);
+        assert_eq!(
+            setup.map(|c| matches!(c.command, Command::Setup(_))),
+            Ok(true)
+        );
+    }
+}

@@ -62,7 +62,7 @@ pub struct RestoreArgs {
     #[arg(long)]
     new_bucket: Option<String>,
     /// Operator token to use after a full restore when the backup holds no plaintext token.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     operator_token: Option<String>,
     /// Check every file of the backup (sizes, checksums, every TSM block) and restore nothing.
     #[arg(long)]

@@ -22,7 +22,7 @@ pub struct SetupArgs {
     #[arg(short = 'u', long)]
     username: Option<String>,
     /// Password of the initial user (at least 8 characters).
-    #[arg(short = 'p', long)]
+    #[arg(short = 'p', long, allow_hyphen_values = true)]
     password: Option<String>,
     /// Name of the initial organization.
     #[arg(short = 'o', long)]
@@ -34,7 +34,7 @@ pub struct SetupArgs {
     #[arg(short = 'r', long)]
     retention: Option<String>,
     /// Operator token to create instead of a generated one.
-    #[arg(short = 't', long, env = "INFLUX_TOKEN")]
+    #[arg(short = 't', long, env = "INFLUX_TOKEN", allow_hyphen_values = true)]
     token: Option<String>,
     /// Skip the confirmation prompt.
     #[arg(short = 'f', long)]
