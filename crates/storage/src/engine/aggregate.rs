@@ -104,36 +104,19 @@ impl Engine {
         if aggregate == Aggregate::Count {
             return self.count_windows(req, every, offset);
         }
-        let mut out = Vec::new();
-        if req.stop <= req.start {
-            return Ok(out);
-        }
-        let (min, max) = (req.start, req.stop - 1);
-        let shards = self.bucket_shards(req.bucket);
         let mut folder = Folder::new(every, offset, aggregate);
-        for (series_key, field, measurement, tags) in self.select(req, &shards) {
-            let key = tsm_key(&series_key, &field);
-            let windows = match clean_blocks(&shards, &key, min, max) {
+        self.per_series(req, |shards, key, min, max| {
+            Ok(match clean_blocks(shards, key, min, max) {
                 Some(None) => Vec::new(),
                 Some(Some((field_type, blocks))) => {
                     folder.fold_blocks(field_type, &blocks, min, max)?
                 }
-                None => match read_key(&shards, &key, min, max)? {
+                None => match read_key(shards, key, min, max)? {
                     Some(values) => window_aggregate(&values, every, offset, aggregate)?,
                     None => Vec::new(),
                 },
-            };
-            if !windows.is_empty() {
-                out.push(SeriesAggregate {
-                    series_key,
-                    measurement,
-                    tags,
-                    field,
-                    windows,
-                });
-            }
-        }
-        Ok(out)
+            })
+        })
     }
 
     /// `count` per window, from block headers where the data allows (see
@@ -144,18 +127,12 @@ impl Engine {
         every: i64,
         offset: i64,
     ) -> Result<Vec<SeriesAggregate>, EngineError> {
-        let mut out = Vec::new();
-        if req.stop <= req.start {
-            return Ok(out);
-        }
-        let shards = self.bucket_shards(req.bucket);
-        for (series_key, field, measurement, tags) in self.select(req, &shards) {
-            let key = tsm_key(&series_key, &field);
+        self.per_series(req, |shards, key, min, max| {
             let mut counts = BTreeMap::new();
-            for s in &shards {
-                s.count_windows(&key, req.start, req.stop - 1, every, offset, &mut counts)?;
+            for s in shards {
+                s.count_windows(key, min, max, every, offset, &mut counts)?;
             }
-            let windows: Vec<WindowValue> = counts
+            Ok(counts
                 .into_iter()
                 .filter(|(_, n)| *n > 0)
                 .map(|(start, n)| WindowValue {
@@ -164,7 +141,27 @@ impl Engine {
                     time: start,
                     value: FieldValue::Integer(n),
                 })
-                .collect();
+                .collect())
+        })
+    }
+
+    /// Runs `windows(shards, tsm key, min, max)` for every series (and field) the request
+    /// selects, over the inclusive time range `[min, max]` of `req`, and keeps the series with
+    /// at least one window.
+    fn per_series(
+        &self,
+        req: &ReadRequest,
+        mut windows: impl FnMut(&[Arc<Shard>], &[u8], i64, i64) -> Result<Vec<WindowValue>, EngineError>,
+    ) -> Result<Vec<SeriesAggregate>, EngineError> {
+        let mut out = Vec::new();
+        if req.stop <= req.start {
+            return Ok(out);
+        }
+        let (min, max) = (req.start, req.stop - 1);
+        let shards = self.bucket_shards(req.bucket);
+        for (series_key, field, measurement, tags) in self.select(req, &shards) {
+            let key = tsm_key(&series_key, &field);
+            let windows = windows(&shards, &key, min, max)?;
             if !windows.is_empty() {
                 out.push(SeriesAggregate {
                     series_key,
