@@ -862,15 +862,13 @@ fn tx_delete_bucket(t: &mut Tree, id: Id) -> Result<()> {
     let b: Bucket = get_json(t, schema::BUCKETS, &id.encode(), Kind::Bucket)?;
     t.delete(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, &b.name));
     t.delete(schema::BUCKETS, &id.encode());
-    for m in tx_urms(
+    tx_delete_urms(
         t,
         &UrmFilter {
             resource_id: Some(id),
             ..Default::default()
         },
-    )? {
-        tx_delete_urm(t, m.resource_id, m.user_id);
-    }
+    )?;
     let dbrps: Vec<DbrpMapping> = all_json(t, schema::DBRPS)?;
     for d in dbrps.iter().filter(|d| d.bucket_id == id) {
         tx_delete_dbrp(t, d)?;
@@ -925,6 +923,14 @@ fn tx_urms(t: &Tree, f: &UrmFilter) -> Result<Vec<UserResourceMapping>> {
                 && f.user_type.is_none_or(|u| u == m.user_type)
         })
         .collect())
+}
+
+/// Deletes every URM `f` matches.
+fn tx_delete_urms(t: &mut Tree, f: &UrmFilter) -> Result<()> {
+    for m in tx_urms(t, f)? {
+        tx_delete_urm(t, m.resource_id, m.user_id);
+    }
+    Ok(())
 }
 
 fn tx_create_auth(t: &mut Tree, req: AuthorizationCreate) -> Result<Authorization> {

@@ -64,15 +64,13 @@ impl MetaStore {
     pub fn delete_user(&self, id: Id) -> Result<()> {
         self.update(|t| {
             let u: User = get_json(t, schema::USERS, &id.encode(), Kind::User)?;
-            for m in tx_urms(
+            tx_delete_urms(
                 t,
                 &UrmFilter {
                     user_id: Some(id),
                     ..Default::default()
                 },
-            )? {
-                tx_delete_urm(t, m.resource_id, m.user_id);
-            }
+            )?;
             let auths: Vec<Authorization> = all_json(t, schema::AUTHS)?;
             for a in auths.iter().filter(|a| a.user_id == Some(id)) {
                 tx_delete_auth(t, a.id)?;
