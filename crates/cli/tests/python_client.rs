@@ -10,13 +10,6 @@ use common::{BIN, TestServer};
 
 #[tokio::test]
 async fn python_influxdb_client_tenancy() {
-    let python = std::env::var("IRONFLUX_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "IRONFLUX_PYTHON is not set: point it at a Python with `influxdb-client` installed \
-             (python3 -m venv VENV && VENV/bin/pip install -r crates/cli/tests/python/requirements.txt; \
-             IRONFLUX_PYTHON=VENV/bin/python)"
-        )
-    });
     let srv = TestServer::start().await;
     let out = Command::new(BIN)
         .args([
@@ -45,19 +38,5 @@ async fn python_influxdb_client_tenancy() {
         .unwrap_or_else(|| panic!("no token in setup output: {stdout}"))
         .to_string();
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/tenancy.py");
-    let out = Command::new(&python)
-        .arg(script)
-        .args([&srv.url, &token, "pyorg"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "tenancy.py failed\nstdout:\n{stdout}\nstderr:\n{stderr}\nserver log:\n{}",
-        srv.log()
-    );
-    assert!(stdout.contains("tenancy.py: all checks passed"), "{stdout}");
+    common::run_python_checks(&srv, "tenancy.py", &[&srv.url, &token, "pyorg"]);
 }

@@ -255,3 +255,36 @@ impl Resp {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// Runs `tests/python/<script>` with `args` under the Python of `IRONFLUX_PYTHON` (a venv with
+/// `tests/python/requirements.txt`) and asserts that it exits successfully after printing
+/// `<script>: all checks passed`; failures show its output and the server's log.
+pub fn run_python_checks(srv: &TestServer, script: &str, args: &[&str]) {
+    let python = std::env::var("IRONFLUX_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "IRONFLUX_PYTHON is not set: point it at a Python with `influxdb-client` installed \
+             (python3 -m venv VENV && VENV/bin/pip install -r crates/cli/tests/python/requirements.txt; \
+             IRONFLUX_PYTHON=VENV/bin/python)"
+        )
+    });
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let out = Command::new(&python)
+        .arg(&path)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}\nserver log:\n{}",
+        srv.log()
+    );
+    assert!(
+        stdout.contains(&format!("{script}: all checks passed")),
+        "{stdout}"
+    );
+}
