@@ -15,6 +15,9 @@ shared=$(cd "$root/../shared" 2>/dev/null && pwd) || {
   exit 1
 }
 
+# Free disk decides whether the build fits; say it up front so a full disk is plain in the log.
+echo "== disk free: $(df -h --output=avail "$root" | tail -1 | tr -d ' ')"
+
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # InfluxDB's own TSM reader and Go bbolt, built offline from Debian packages.
@@ -51,3 +54,4 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+echo "== target directory: $(du -sh "$root/target" | cut -f1)"
