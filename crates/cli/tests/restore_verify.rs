@@ -5,8 +5,6 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata");
-
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes)
@@ -32,11 +30,13 @@ fn ironflux(args: &[&str]) -> (bool, String) {
 /// 1.x's four shard tars, described by a version-2 manifest with checksums.
 fn make_backup(dir: &Path, with_sha: bool) {
     let ts = "20261124T134818Z";
-    let kv = std::fs::read(format!("{SHARED}/influxdb2/influxd.bolt")).expect("kv");
+    let kv = std::fs::read(testdata::dir().join("influxdb2/influxd.bolt")).expect("kv");
     std::fs::write(dir.join(format!("{ts}.bolt")), &kv).expect("write kv");
     let mut groups = Vec::new();
     for id in 1..=4u64 {
-        let src = format!("{SHARED}/influxdb1/backup_portable/stateA/{ts}.s{id}.tar.gz");
+        let src = testdata::dir().join(format!(
+            "influxdb1/backup_portable/stateA/{ts}.s{id}.tar.gz"
+        ));
         let bytes = std::fs::read(src).expect("shard tar");
         let name = format!("{ts}.{id}.tar.gz");
         std::fs::write(dir.join(&name), &bytes).expect("write shard");

@@ -9,7 +9,6 @@ use std::time::Duration;
 use common::TestServer;
 use serde_json::json;
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata");
 /// Tokens of the real file (`influxd.bolt.dump.json`).
 const OPERATOR: &str =
     "A9Ovdl8SmP-rfp8wQ2vJoPUsZoQQJ3EochD88SlJcgrcLw4HBwgUqpSHQxc9N9Drg0_aY6Lp1jutBRcKhbV7aQ==";
@@ -20,7 +19,7 @@ const READ_BUCKETS: &str =
 async fn influxdb_bolt_file_serves_as_store() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bolt = dir.path().join("influxd.bolt");
-    std::fs::copy(format!("{TESTDATA}/influxdb2/influxd.bolt"), &bolt).expect("copy bolt");
+    std::fs::copy(testdata::dir().join("influxdb2/influxd.bolt"), &bolt).expect("copy bolt");
     let bolt_arg = bolt.to_string_lossy().into_owned();
     let srv = TestServer::start_in(dir, &["--bolt-path", &bolt_arg]).await;
 

@@ -61,7 +61,7 @@ fn bbolt_reads_our_file_with_influxdb_buckets_and_json_shapes() {
 
     let ours = common::boltdump(&dir.path().join("influxd.bolt"));
     let real: Value = serde_json::from_slice(
-        &std::fs::read(common::testdata().join("influxdb2/influxd.bolt.dump.json")).unwrap(),
+        &std::fs::read(testdata::dir().join("influxdb2/influxd.bolt.dump.json")).unwrap(),
     )
     .unwrap();
 

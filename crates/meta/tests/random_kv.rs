@@ -8,19 +8,7 @@ use std::collections::BTreeMap;
 
 use meta::MetaStore;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use testdata::Rng;
 
 type Model = BTreeMap<String, BTreeMap<String, String>>;
 

@@ -615,6 +615,7 @@ mod tests {
     use super::*;
     use crate::table::{Column, GroupKey, KeyColumn};
     use crate::time::parse_rfc3339;
+    use testdata::Rng;
 
     fn t(s: &str) -> Value {
         Value::Time(parse_rfc3339(s).unwrap())
@@ -895,21 +896,6 @@ mod tests {
         assert_eq!(back, vec![r, r2]);
         assert!(decode("a,b\n1,2\n").is_err());
         assert!(decode("#datatype,string,long,bogus\n").is_err());
-    }
-
-    /// A small deterministic generator (xorshift) for randomized round trips.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
     }
 
     fn random_cell(rng: &mut Rng, ty: DataType) -> Value {

@@ -9,6 +9,7 @@ use query::source::{
 };
 use query::time::parse_rfc3339;
 use query::{Options, QueryError, ResultSet, Table, Value, execute};
+use testdata::Rng;
 
 const T0: &str = "2024-01-01T00:00:00Z";
 
@@ -927,21 +928,6 @@ fn a_second_range_intersects_the_bounds() {
     assert_eq!(t.key.get("_start"), Some(&Value::Time(t0() + 60 * SEC)));
     assert_eq!(t.key.get("_stop"), Some(&Value::Time(t0() + 300 * SEC)));
     assert_eq!(floats(t, "_value")[0], 103.0);
-}
-
-/// xorshift, for deterministic random data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 #[test]

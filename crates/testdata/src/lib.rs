@@ -4,6 +4,8 @@
 //! (`influxdb1/ground_truth/points.json.gz`: one object per point with `measurement`, `tags`,
 //! `fields` as `{type, value}` and `time_ns`).
 //!
+//! It also holds [`Rng`], the one small deterministic generator of the randomized tests.
+//!
 //! Every loader panics with the path when the data is missing or malformed: a test without
 //! its data must fail, never pass vacuously.
 
@@ -182,6 +184,26 @@ pub fn column(values: &[(i64, Value)]) -> (Vec<i64>, Column) {
         })),
     };
     (times, column)
+}
+
+/// xorshift64: a deterministic generator for randomized tests, so that a failing case repeats
+/// from its seed. The seed must not be zero.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tsm::{Block, TsmReader, Values, block};
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata");
-
 fn tsm_files() -> Vec<PathBuf> {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(d).unwrap() {
@@ -22,7 +20,7 @@ fn tsm_files() -> Vec<PathBuf> {
         }
     }
     let mut v = Vec::new();
-    walk(&Path::new(TESTDATA).join("influxdb1/tsm"), &mut v);
+    walk(&testdata::dir().join("influxdb1/tsm"), &mut v);
     v.sort();
     assert!(
         v.len() >= 5,

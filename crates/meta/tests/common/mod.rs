@@ -3,15 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-pub fn testdata() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata"
-    ))
-}
-
 pub fn real_bolt() -> PathBuf {
-    testdata().join("influxdb2/influxd.bolt")
+    testdata::dir().join("influxdb2/influxd.bolt")
 }
 
 /// A writable copy of the real InfluxDB KV file in `dir`.
