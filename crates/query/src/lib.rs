@@ -7,6 +7,7 @@
 //!   [`csv::write_error`] writes an error that happens after the body began.
 //! * [`flux::extern_ast::to_source`] turns a request's `extern` AST into Flux for
 //!   [`Options::prelude`]; [`pretty::write_results`] prints results as `influx query` does.
+//! * [`influxql`] parses and runs InfluxQL for the 1.x `/query` route and encodes its answers.
 //! * Errors carry InfluxDB's code ([`QueryError::code`]) for the HTTP status.
 //!
 //! ```
@@ -46,6 +47,7 @@ pub mod csv;
 pub mod exec;
 pub mod flux;
 pub mod functions;
+pub mod influxql;
 pub mod pretty;
 pub mod source;
 pub mod table;

@@ -14,6 +14,7 @@ pub mod health;
 pub mod members;
 pub mod orgs;
 pub mod paging;
+pub mod influxql;
 pub mod query;
 pub mod restore;
 pub mod setup;
@@ -31,16 +32,15 @@ use axum::routing::{MethodFilter, MethodRouter, any, get, post};
 use serde::de::DeserializeOwned;
 
 use crate::App;
-use crate::auth::{Auth, V1Auth};
+use crate::auth::Auth;
 use crate::error::{ApiError, Code};
 
-/// Operations of InfluxDB OSS v2's API contract (and the 1.x `/query`) that are not built:
+/// Operations of InfluxDB OSS v2's API contract that are not built:
 /// they answer 501 `not implemented`, after authenticating the caller as the built routes
-/// would (`/api/v2` with a token or session, the 1.x `/query` as InfluxDB's 1.x handler does;
+/// would (`/api/v2` with a token or session;
 /// `/metrics` and `/debug/pprof`, public in InfluxDB, without). Methods, and the path as the
 /// router spells it (the first ID of a resource is `{id}` throughout). README lists them.
 pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    ("GET|POST", "/query"),
     ("GET", "/api/v2"),
     ("POST", "/api/v2/buckets/{id}/labels"),
     ("DELETE", "/api/v2/buckets/{id}/labels/{labelID}"),
@@ -149,11 +149,6 @@ async fn not_implemented(_auth: Auth) -> ApiError {
     ApiError::not_implemented("not implemented")
 }
 
-/// The 1.x routes authenticate as InfluxDB's 1.x handler does (token as password).
-async fn not_implemented_v1(_auth: V1Auth) -> ApiError {
-    ApiError::not_implemented("not implemented")
-}
-
 async fn not_implemented_public() -> ApiError {
     ApiError::not_implemented("not implemented")
 }
@@ -170,8 +165,6 @@ fn method_router(methods: &str, path: &str) -> MethodRouter<App> {
         };
         r = if path.starts_with("/api/") {
             r.on(filter, not_implemented)
-        } else if path == "/query" {
-            r.on(filter, not_implemented_v1)
         } else {
             r.on(filter, not_implemented_public)
         };
@@ -230,6 +223,7 @@ pub fn router() -> Router<App> {
         )
         .route("/api/v2/write", post(write::write_v2))
         .route("/write", post(write::write_v1))
+        .route("/query", get(influxql::query_v1).post(influxql::query_v1))
         .route("/api/v2/query", post(query::query))
         .route("/api/v2/delete", post(delete::delete))
         .route("/api/v2/dbrps", get(dbrps::list).post(dbrps::create))

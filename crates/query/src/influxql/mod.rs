@@ -1,0 +1,51 @@
+//! InfluxQL, as InfluxDB 2.x answers it on the 1.x compatibility route `/query`.
+//!
+//! * [`parse`] reads a query (statements separated by `;`) into [`ast::Statement`]s; a syntax
+//!   error is a [`ParseError`] whose text InfluxDB prefixes with `error parsing query: `.
+//! * [`execute`] runs the statements against a [`Source`] and answers one [`StatementResult`]
+//!   per statement (an error in one statement is that result's `error`, as InfluxDB does).
+//! * [`encode`] writes results as InfluxDB's JSON (optionally chunked, times as RFC3339 or epoch
+//!   integers) or its v1 CSV.
+//!
+//! Supported: `SELECT` of fields, tags, `*` and the aggregates `count mean median mode spread
+//! stddev sum min max first last percentile distinct` (with `AS`), `FROM` names, regexes and
+//! `"db"."rp"."m"`, `WHERE` on time, tags and fields, `GROUP BY time(i[, offset])`, tags and
+//! `*`, `fill(...)`, `ORDER BY time`, `LIMIT/OFFSET/SLIMIT/SOFFSET`, `tz('UTC')`; `SHOW
+//! DATABASES`, `RETENTION POLICIES`, `MEASUREMENTS`, `TAG KEYS`, `TAG VALUES`, `FIELD KEYS`,
+//! `SERIES`. Everything else is an error that names the construct.
+//!
+//! Execution reads through the same [`Source`] as Flux, with the range and the measurement,
+//! field and tag-equality predicates pushed down; rows are joined per series on time and the
+//! InfluxQL semantics (windows aligned to the epoch, fill, selectors' times, series per tag
+//! set) are applied here.
+
+pub mod ast;
+pub mod encode;
+mod exec;
+pub mod parser;
+
+pub use ast::Statement;
+pub use exec::{Context, Dbrp, Resolved, execute, execute_statement};
+pub use parser::{ParseError, parse_query as parse};
+
+use crate::value::Value;
+
+/// One series of a statement's answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Series {
+    /// The measurement (or `measurements`, `databases`...); `None` is omitted from JSON.
+    pub name: Option<String>,
+    /// The series' group-by tags, sorted by key; empty is omitted from JSON.
+    pub tags: Vec<(String, String)>,
+    pub columns: Vec<String>,
+    /// Rows; cells are `Value::Time` for times, `Value::Null` for nulls.
+    pub values: Vec<Vec<Value>>,
+}
+
+/// The answer to one statement.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StatementResult {
+    pub statement_id: usize,
+    pub series: Vec<Series>,
+    pub error: Option<String>,
+}

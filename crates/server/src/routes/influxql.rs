@@ -1,0 +1,267 @@
+//! `GET|POST /query`: InfluxQL on InfluxDB's 1.x compatibility API.
+//!
+//! Parameters come from the query string and, for `POST` with an
+//! `application/x-www-form-urlencoded` body, from the body (which wins): `q` (required), `db`,
+//! `rp`, `epoch` (`ns u µ ms s m h`: integer times instead of RFC3339), `pretty`, `chunked` and
+//! `chunk_size` (default 10000 rows per chunk). Credentials as [`V1Auth`] takes them (as for
+//! `/write`). Each statement's database resolves through the DBRP mappings with
+//! [`find_dbrp_bucket`] (the `db` parameter or the statement's `ON db` / `"db"."rp"."m"`).
+//!
+//! Answers as InfluxDB: 200 with `{"results":[...]}` (a statement's failure is that result's
+//! `error`), 400 `{"error":"error parsing query: ..."}` for a syntax error or a missing `q`,
+//! CSV for `Accept: application/csv` or `text/csv`. The statements run on the blocking pool;
+//! the body streams out as it is encoded. An answer is built whole per statement before it is
+//! written (see `query::influxql` for the bounds); `chunked=true` splits it into lines of at
+//! most `chunk_size` rows.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use meta::DbrpFilter;
+use query::influxql::encode::{self, Epoch};
+use query::influxql::{Context, Dbrp, Resolved, Statement};
+use query::source::{BucketRef, MemSource, Source};
+
+use crate::App;
+use crate::auth::V1Auth;
+use crate::error::{ApiError, Code};
+use crate::routes::paging::Params;
+use crate::routes::write::{find_dbrp_bucket, read_body};
+use crate::source::EngineSource;
+
+/// Largest form body accepted.
+const MAX_FORM_BODY: usize = 16 << 20;
+/// Rows per chunk when `chunked=true` comes without `chunk_size`.
+const DEFAULT_CHUNK_SIZE: usize = 10_000;
+
+/// Decodes `application/x-www-form-urlencoded` pairs.
+fn form_pairs(body: &str) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    let h = (b[i + 1] as char).to_digit(16);
+                    let l = (b[i + 2] as char).to_digit(16);
+                    match (h, l) {
+                        (Some(h), Some(l)) => {
+                            out.push((h * 16 + l) as u8);
+                            i += 2;
+                        }
+                        _ => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    body.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// InfluxDB's answer to a request that fails as a whole.
+fn request_error(status: StatusCode, message: &str) -> Response {
+    json_response(status, format!("{}\n", encode::json_error(message)))
+}
+
+fn pretty(json: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| json.to_string()),
+        Err(_) => json.to_string(),
+    }
+}
+
+/// `GET|POST /query`.
+pub async fn query_v1(
+    State(app): State<App>,
+    V1Auth(auth): V1Auth,
+    Params(query_params): Params,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let mut params: BTreeMap<String, String> = query_params;
+    let headers = req.headers().clone();
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if req.method() == Method::POST && is_form {
+        let body = read_body(req.into_body(), MAX_FORM_BODY).await?;
+        for (k, v) in form_pairs(&String::from_utf8_lossy(&body)) {
+            params.insert(k, v);
+        }
+    }
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(q) = get("q") else {
+        return Ok(request_error(
+            StatusCode::BAD_REQUEST,
+            "missing required parameter \"q\"",
+        ));
+    };
+    let statements = match query::influxql::parse(q) {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(request_error(
+                StatusCode::BAD_REQUEST,
+                &format!("error parsing query: {e}"),
+            ));
+        }
+    };
+    let db = get("db").map(str::to_string);
+    let rp = get("rp").map(str::to_string);
+    let epoch = get("epoch").and_then(Epoch::parse);
+    let chunk_size = if get("chunked") == Some("true") {
+        Some(
+            get("chunk_size")
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(DEFAULT_CHUNK_SIZE),
+        )
+    } else {
+        None
+    };
+    let is_pretty = get("pretty") == Some("true");
+    let csv = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/csv") || v.contains("text/csv"));
+
+    // Resolve the databases the statements read.
+    let mut resolved = Vec::new();
+    for (d, r) in Context::needed(&statements, db.as_deref(), rp.as_deref()) {
+        let bucket = match find_dbrp_bucket(&app, auth.org_id, d.clone(), r.as_deref()).await {
+            Ok(b) => Ok(BucketRef::Id(b.id.to_string())),
+            Err(e) if e.code == Code::NotFound => Err(format!("database not found: {d}")),
+            Err(e) => Err(e.message),
+        };
+        resolved.push(Resolved {
+            database: d,
+            retention_policy: r,
+            bucket,
+        });
+    }
+    let wants_dbrps = statements.iter().any(|s| {
+        matches!(
+            s,
+            Statement::ShowDatabases | Statement::ShowRetentionPolicies { .. }
+        )
+    });
+    let mut dbrps = Vec::new();
+    if wants_dbrps && let Some(org) = auth.org_id {
+        dbrps = app
+            .meta(move |m| {
+                let filter = DbrpFilter {
+                    org_id: Some(org),
+                    ..DbrpFilter::default()
+                };
+                let mut out = Vec::new();
+                for d in m.list_dbrps(&filter)? {
+                    let retention_period = m
+                        .get_bucket(d.bucket_id)
+                        .map_or(0, |b| b.retention_period_ns);
+                    out.push(Dbrp {
+                        database: d.database,
+                        retention_policy: d.retention_policy,
+                        default: d.default,
+                        retention_period,
+                    });
+                }
+                Ok(out)
+            })
+            .await?;
+    }
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let memory_limit = (app.query_memory_bytes > 0).then_some(app.query_memory_bytes);
+    let engine_source = auth.org_id.map(|org_id| EngineSource {
+        meta: Arc::clone(&app.meta),
+        engine: Arc::clone(&app.engine),
+        org_id,
+        auth,
+    });
+    let results = app
+        .storage(move |_| {
+            let empty = MemSource::default();
+            let source: &dyn Source = match &engine_source {
+                Some(s) => s,
+                None => &empty,
+            };
+            let ctx = Context {
+                source,
+                database: db,
+                retention_policy: rp,
+                resolved,
+                dbrps,
+                now,
+                memory_limit,
+            };
+            query::influxql::execute(&statements, &ctx)
+        })
+        .await?;
+
+    let (content_type, body) = if csv {
+        ("text/csv", encode::csv(&results, epoch))
+    } else if let Some(n) = chunk_size {
+        let mut out = String::new();
+        for r in &results {
+            for line in encode::json_chunks(r, epoch, n) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        ("application/json", out)
+    } else {
+        let json = encode::json(&results, epoch);
+        let json = if is_pretty { pretty(&json) } else { json };
+        ("application/json", format!("{json}\n"))
+    };
+    let body = crate::routes::stream::stream_body(None, move |w| {
+        w.write_all(body.as_bytes()).map_err(|e| e.to_string())
+    });
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_bodies_decode() {
+        let p = form_pairs("q=SELECT+%2A+FROM+%22m%22&db=d%20b&x");
+        assert_eq!(
+            p,
+            vec![
+                ("q".to_string(), "SELECT * FROM \"m\"".to_string()),
+                ("db".to_string(), "d b".to_string()),
+                ("x".to_string(), String::new()),
+            ]
+        );
+        assert_eq!(form_pairs("q=100%")[0].1, "100%");
+    }
+}
