@@ -9,8 +9,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Resp, TestServer};
+use common::{Points, Resp, TestServer};
 use serde_json::{Value, json};
+use testdata::Value as V;
 
 fn ironflux(args: &[&str]) {
     let out = std::process::Command::new(common::BIN)
@@ -63,56 +64,9 @@ async fn write(srv: &TestServer, token: &str, org: &str, bucket: &str, body: Str
     Resp::from(r).await.status(204);
 }
 
-/// Every point of a bucket as Flux reads it: `measurement|tags|field|time|typed value`.
-async fn points(srv: &TestServer, token: &str, org: &str, bucket: &str) -> BTreeSet<String> {
-    use query::Value as Q;
-    let body = json!({
-        "query": format!(
-            "from(bucket: \"{bucket}\") |> range(start: 2000-01-01T00:00:00Z, stop: 2030-01-01T00:00:00Z)"
-        ),
-        "type": "flux",
-        "dialect": {"annotations": ["datatype", "group", "default"]},
-    });
-    let r = srv
-        .req(reqwest::Method::POST, &format!("/api/v2/query?org={org}"))
-        .header("Authorization", format!("Token {token}"))
-        .json(&body)
-        .send()
-        .await
-        .expect("query");
-    let r = Resp::from(r).await;
-    r.status(200);
-    let results = query::csv::decode(&r.text).unwrap_or_else(|e| panic!("decode: {e:?}"));
-    let mut out = BTreeSet::new();
-    for res in &results {
-        for t in &res.tables {
-            let mut key: Vec<String> = t
-                .key
-                .columns
-                .iter()
-                .filter(|k| !matches!(k.name.as_str(), "_start" | "_stop"))
-                .map(|k| format!("{}={:?}", k.name, k.value))
-                .collect();
-            key.sort();
-            let times = &t.column("_time").expect("_time").values;
-            let vals = &t.column("_value").expect("_value").values;
-            for (tv, v) in times.iter().zip(vals) {
-                let Q::Time(tm) = tv else {
-                    panic!("time {tv:?}")
-                };
-                let v = match v {
-                    Q::Float(x) => format!("f{x:?}"),
-                    Q::Int(x) => format!("i{x}"),
-                    Q::UInt(x) => format!("u{x}"),
-                    Q::String(x) => format!("s{x}"),
-                    Q::Bool(x) => format!("b{x}"),
-                    other => panic!("value {other:?}"),
-                };
-                out.insert(format!("{}|{tm}|{v}", key.join(",")));
-            }
-        }
-    }
-    out
+/// Every point of a bucket as Flux reads it.
+async fn points(srv: &TestServer, token: &str, org: &str, bucket: &str) -> Points {
+    srv.bucket_points(token, org, bucket).await
 }
 
 /// Names listed under `field` of `GET path`.
@@ -191,13 +145,19 @@ async fn written_data_of_two_orgs_survives_backup_wipe_and_restore() {
     ];
     for (_, b, p) in &want {
         // 2 days x 50 points x 5 fields + 2 single points, each value of its own type.
-        assert_eq!(p.len(), 502, "bucket {b}");
-        for kind in ["|f", "|i", "|u", "|s", "|b"] {
-            assert!(
-                p.iter().any(|x| x.contains(kind)),
-                "bucket {b} lacks {kind}"
-            );
-        }
+        assert_eq!(p.values().map(Vec::len).sum::<usize>(), 502, "bucket {b}");
+        let kinds: BTreeSet<&str> = p
+            .values()
+            .flatten()
+            .map(|(_, v)| match v {
+                V::Float(_) => "float",
+                V::Integer(_) => "integer",
+                V::Unsigned(_) => "unsigned",
+                V::String(_) => "string",
+                V::Boolean(_) => "boolean",
+            })
+            .collect();
+        assert_eq!(kinds.len(), 5, "bucket {b} has every type: {kinds:?}");
     }
 
     // Backup: the writes above are acknowledged but not yet in TSM files; the backup has them.

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{Resp, Setup, TestServer};
+use common::{Points, Resp, Setup, TestServer};
 use serde_json::{Value, json};
 
 fn shard_tar_gz(n: u64) -> Vec<u8> {
@@ -124,104 +124,10 @@ async fn restore_holdout(srv: &TestServer, s: &Setup, name: &str) -> (String, Ve
     (j["id"].as_str().unwrap().to_string(), map)
 }
 
-/// Every point of the ground truth as `measurement|tags|field|time|value` lines.
-fn ground_truth() -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for p in testdata::points() {
-        let tags: Vec<String> = p.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        for (f, v) in &p.fields {
-            let val = match v {
-                testdata::Value::Float(x) => format!("f{x:?}"),
-                testdata::Value::Integer(x) => format!("i{x}"),
-                testdata::Value::String(x) => format!("s{x}"),
-                testdata::Value::Boolean(x) => format!("b{x}"),
-                testdata::Value::Unsigned(x) => panic!("the ground truth has no unsigned {x}"),
-            };
-            out.insert(format!(
-                "{}|{}|{f}|{}|{val}",
-                p.measurement,
-                tags.join(","),
-                p.time
-            ));
-        }
-    }
-    out
-}
-
-/// Every point of a bucket as Flux reads it (`POST /api/v2/query`), in the form of
-/// [`ground_truth`].
-async fn flux_points(srv: &TestServer, token: &str, bucket: &str) -> BTreeSet<String> {
-    use query::Value as Q;
-    let script = format!(
-        "from(bucket: \"{bucket}\") |> range(start: 1960-01-01T00:00:00Z, stop: 2030-01-01T00:00:00Z)"
-    );
-    let body = json!({
-        "query": script,
-        "type": "flux",
-        "dialect": {"annotations": ["datatype", "group", "default"]},
-    });
-    let r = srv
-        .req(reqwest::Method::POST, "/api/v2/query?org=org")
-        .header("Authorization", format!("Token {token}"))
-        .json(&body)
-        .send()
-        .await
-        .expect("query request");
-    let r = Resp::from(r).await;
-    r.status(200);
-    let results = query::csv::decode(&r.text).unwrap_or_else(|e| panic!("decode: {e:?}"));
-    let mut out = BTreeSet::new();
-    for res in &results {
-        for t in &res.tables {
-            let key: Vec<(&str, &str)> = t
-                .key
-                .columns
-                .iter()
-                .filter_map(|k| k.value.as_str().map(|v| (k.name.as_str(), v)))
-                .collect();
-            let get = |n: &str| {
-                key.iter()
-                    .find(|(k, _)| *k == n)
-                    .map(|(_, v)| *v)
-                    .unwrap_or_default()
-            };
-            let mut tags: Vec<String> = key
-                .iter()
-                .filter(|(k, _)| !k.starts_with('_'))
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            tags.sort();
-            let head = format!(
-                "{}|{}|{}",
-                get("_measurement"),
-                tags.join(","),
-                get("_field")
-            );
-            let times = &t.column("_time").expect("_time").values;
-            let vals = &t.column("_value").expect("_value").values;
-            for (tv, v) in times.iter().zip(vals) {
-                let Q::Time(tm) = tv else {
-                    panic!("time {tv:?}")
-                };
-                let v = match v {
-                    Q::Float(x) => format!("f{x:?}"),
-                    Q::Int(x) => format!("i{x}"),
-                    Q::String(x) => format!("s{x}"),
-                    Q::Bool(x) => format!("b{x}"),
-                    // An empty string and a null are the same cell in annotated CSV.
-                    Q::Null => "s".to_string(),
-                    other => panic!("value {other:?}"),
-                };
-                out.insert(format!("{head}|{tm}|{v}"));
-            }
-        }
-    }
-    out
-}
-
 /// Every point of a bucket, read through the storage engine of a stopped server's data dir.
-fn stored_points(data: &Path, bucket: &str) -> BTreeSet<String> {
+fn stored_points(data: &Path, bucket: &str) -> Points {
     use storage::values::Values;
+    use testdata::Value as V;
     let meta = Arc::new(
         meta::MetaStore::open(data.join("influxd.bolt"), data.join("influxd.sqlite")).unwrap(),
     );
@@ -229,21 +135,21 @@ fn stored_points(data: &Path, bucket: &str) -> BTreeSet<String> {
     cfg.maintenance_interval = None;
     let engine = storage::Engine::open(cfg, meta as Arc<dyn storage::ShardCatalog>).unwrap();
     let bucket = u64::from_str_radix(bucket, 16).unwrap();
-    let mut out = BTreeSet::new();
+    let mut out = Points::new();
     for s in engine.read(&storage::ReadRequest::all(bucket, i64::MIN, i64::MAX)) {
         let s = s.unwrap();
-        let tags: Vec<String> = s.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let head = format!("{}|{}|{}", s.measurement, tags.join(","), s.field);
-        let vals: Vec<(i64, String)> = match &s.values {
-            Values::Float(v) => v.iter().map(|(t, x)| (*t, format!("f{x:?}"))).collect(),
-            Values::Integer(v) => v.iter().map(|(t, x)| (*t, format!("i{x}"))).collect(),
-            Values::Unsigned(v) => v.iter().map(|(t, x)| (*t, format!("u{x}"))).collect(),
-            Values::Boolean(v) => v.iter().map(|(t, x)| (*t, format!("b{x}"))).collect(),
-            Values::String(v) => v.iter().map(|(t, x)| (*t, format!("s{x}"))).collect(),
+        let mut tags = s.tags.clone();
+        tags.sort();
+        let vals: Vec<(i64, V)> = match &s.values {
+            Values::Float(v) => v.iter().map(|(t, x)| (*t, V::Float(*x))).collect(),
+            Values::Integer(v) => v.iter().map(|(t, x)| (*t, V::Integer(*x))).collect(),
+            Values::Unsigned(v) => v.iter().map(|(t, x)| (*t, V::Unsigned(*x))).collect(),
+            Values::Boolean(v) => v.iter().map(|(t, x)| (*t, V::Boolean(*x))).collect(),
+            Values::String(v) => v.iter().map(|(t, x)| (*t, V::String(x.clone()))).collect(),
         };
-        for (t, v) in vals {
-            out.insert(format!("{head}|{t}|{v}"));
-        }
+        out.entry((s.measurement.clone(), tags, s.field.clone()))
+            .or_default()
+            .extend(vals);
     }
     out
 }
@@ -293,12 +199,12 @@ async fn influxdb_1x_shards_restore_into_a_new_bucket() {
     assert_eq!(r.json()["name"], "holdout");
     // Flux reads back exactly the points InfluxDB was given.
     assert!(
-        flux_points(&srv, &s.token, "holdout").await == ground_truth(),
+        srv.bucket_points(&s.token, "org", "holdout").await == testdata::series(),
         "Flux reads differ from the ground truth"
     );
     let dir = srv.stop();
     let got = stored_points(&dir.path().join("data"), &bucket);
-    let want = ground_truth();
+    let want = testdata::series();
     assert_eq!(got.len(), want.len());
     assert!(got == want, "restored points differ from the ground truth");
 }
@@ -422,7 +328,7 @@ async fn backup_endpoints_round_trip_into_another_bucket() {
     assert!(kv.len() > 4096);
 
     let dir = srv.stop();
-    assert!(stored_points(&dir.path().join("data"), &copy) == ground_truth());
+    assert!(stored_points(&dir.path().join("data"), &copy) == testdata::series());
 }
 
 /// Splits a multipart body into (name, bytes) parts.
@@ -640,7 +546,7 @@ async fn failed_restores_leave_prior_data_intact() {
         "shard files changed"
     );
     let dir = srv.stop();
-    assert!(stored_points(&dir.path().join("data"), &bucket) == ground_truth());
+    assert!(stored_points(&dir.path().join("data"), &bucket) == testdata::series());
 }
 
 #[tokio::test]
@@ -802,7 +708,7 @@ async fn kill_9_during_a_shard_restore_keeps_the_old_shard() {
     let srv = TestServer::start_in(dir, &[]).await;
     assert_eq!(bucket_files(&srv.data_dir(), &bucket), before);
     let dir = srv.stop();
-    assert!(stored_points(&dir.path().join("data"), &bucket) == ground_truth());
+    assert!(stored_points(&dir.path().join("data"), &bucket) == testdata::series());
 }
 
 /// Runs the `ironflux` binary with `INFLUX_*` cleared.
@@ -939,7 +845,7 @@ async fn cli_backup_directory_then_full_and_partial_restore() {
         .await
         .error(401, "unauthorized");
     let dir_b = b.stop();
-    assert!(stored_points(&dir_b.path().join("data"), &holdout_b) == ground_truth());
+    assert!(stored_points(&dir_b.path().join("data"), &holdout_b) == testdata::series());
 
     // Partial restore under a new name, next to the server's own data.
     let c = TestServer::start().await;
@@ -992,7 +898,7 @@ async fn cli_backup_directory_then_full_and_partial_restore() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     let dir_c = c.stop();
-    assert!(stored_points(&dir_c.path().join("data"), &h2) == ground_truth());
+    assert!(stored_points(&dir_c.path().join("data"), &h2) == testdata::series());
 }
 
 #[tokio::test]
@@ -1068,5 +974,5 @@ async fn legacy_2_0_manifest_restores() {
     ]));
     let id = bucket_id(&c, &sc.token, "holdout").await;
     let dir_c = c.stop();
-    assert!(stored_points(&dir_c.path().join("data"), &id) == ground_truth());
+    assert!(stored_points(&dir_c.path().join("data"), &id) == testdata::series());
 }

@@ -8,20 +8,15 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Resp, Setup, TestServer};
+use common::{Points, Resp, Setup, TestServer, WIDE_RANGE};
 use query::{ResultSet, Value};
 use serde_json::json;
-use testdata::{Column, SeriesKey, Value as V};
-
-/// Wide enough for the pre-1970 point and every other one.
-const RANGE: &str = "range(start: 1960-01-01T00:00:00Z, stop: 2030-01-01T00:00:00Z)";
-
-type Points = BTreeMap<SeriesKey, Vec<(i64, V)>>;
+use testdata::{Column, Value as V};
 
 fn truth() -> Points {
     testdata::series()
@@ -37,73 +32,6 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().expect("gzip")
 }
 
-/// Runs a Flux script with every annotation and decodes the CSV.
-async fn flux(srv: &TestServer, token: &str, org: &str, script: &str) -> Vec<ResultSet> {
-    let r = flux_raw(srv, token, org, script).await;
-    r.status(200);
-    assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
-    query::csv::decode(&r.text).unwrap_or_else(|e| panic!("decode: {e:?}\n{}", r.text))
-}
-
-async fn flux_raw(srv: &TestServer, token: &str, org: &str, script: &str) -> Resp {
-    let body = json!({
-        "query": script,
-        "type": "flux",
-        "dialect": {"annotations": ["datatype", "group", "default"]},
-    });
-    let rb = srv
-        .req(reqwest::Method::POST, &format!("/api/v2/query?org={org}"))
-        .header("Authorization", format!("Token {token}"))
-        .json(&body);
-    Resp::from(rb.send().await.expect("query request")).await
-}
-
-/// The points of raw-read results, keyed like [`truth`].
-fn collect(results: &[ResultSet]) -> Points {
-    let mut got = Points::new();
-    for r in results {
-        for t in &r.tables {
-            let key: HashMap<&str, &str> = t
-                .key
-                .columns
-                .iter()
-                .filter_map(|k| k.value.as_str().map(|v| (k.name.as_str(), v)))
-                .collect();
-            let mut tags: Vec<(String, String)> = key
-                .iter()
-                .filter(|(k, _)| !k.starts_with('_'))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            tags.sort();
-            let sk = (
-                key["_measurement"].to_string(),
-                tags,
-                key["_field"].to_string(),
-            );
-            let times = &t.column("_time").expect("_time").values;
-            let vals = &t.column("_value").expect("_value").values;
-            let pts = got.entry(sk).or_default();
-            for (tv, v) in times.iter().zip(vals) {
-                let Value::Time(tm) = tv else {
-                    panic!("time {tv:?}")
-                };
-                let v = match v {
-                    Value::Float(x) => V::Float(*x),
-                    Value::Int(x) => V::Integer(*x),
-                    Value::UInt(x) => V::Unsigned(*x),
-                    Value::String(x) => V::String(x.clone()),
-                    Value::Bool(x) => V::Boolean(*x),
-                    // An empty string and a null are the same cell in annotated CSV.
-                    Value::Null => V::String(String::new()),
-                    other => panic!("value {other:?}"),
-                };
-                pts.push((*tm, v));
-            }
-        }
-    }
-    got
-}
-
 #[track_caller]
 fn assert_points(got: &Points, want: &Points, what: &str) {
     for (k, w) in want {
@@ -116,15 +44,7 @@ fn assert_points(got: &Points, want: &Points, what: &str) {
 }
 
 async fn read_bucket(srv: &TestServer, s: &Setup, bucket: &str) -> Points {
-    collect(
-        &flux(
-            srv,
-            &s.token,
-            "org",
-            &format!("from(bucket: \"{bucket}\") |> {RANGE}"),
-        )
-        .await,
-    )
+    srv.bucket_points(&s.token, "org", bucket).await
 }
 
 async fn restart(mut srv: TestServer) -> TestServer {
@@ -218,12 +138,10 @@ async fn ground_truth_written_both_ways_reads_back_exactly() {
     );
 
     // Aggregates agree with values computed here.
-    let res = flux(
-        &srv,
-        &s.token,
+    let res = srv.flux(&s.token,
         "org",
         &format!(
-            "from(bucket: \"bucket\") |> {RANGE} |> filter(fn: (r) => r._measurement == \"cpu\" and r._field == \"usage_user\") |> mean()"
+            "from(bucket: \"bucket\") |> {WIDE_RANGE} |> filter(fn: (r) => r._measurement == \"cpu\" and r._field == \"usage_user\") |> mean()"
         ),
     )
     .await;
@@ -510,11 +428,13 @@ async fn aggregates_match_the_query_crate(srv: &TestServer, s: &Setup, data: &Po
         format!("{DAYS} |> aggregateWindow(every: 1h, fn: last, timeSrc: \"_start\")"),
         format!("{DAYS} |> {NUMERIC} |> aggregateWindow(every: 3h, fn: min, createEmpty: false)"),
         format!("{DAYS} |> aggregateWindow(every: 1mo, fn: count)"),
-        format!("{RANGE} |> {NUMERIC} |> max()"),
-        format!("{RANGE} |> first()"),
-        format!("{RANGE} |> count()"),
-        format!("{RANGE} |> {NUMERIC} |> mean()"),
-        format!("{RANGE} |> filter(fn: (r) => r._field == \"b\" or r._field == \"s\") |> max()"),
+        format!("{WIDE_RANGE} |> {NUMERIC} |> max()"),
+        format!("{WIDE_RANGE} |> first()"),
+        format!("{WIDE_RANGE} |> count()"),
+        format!("{WIDE_RANGE} |> {NUMERIC} |> mean()"),
+        format!(
+            "{WIDE_RANGE} |> filter(fn: (r) => r._field == \"b\" or r._field == \"s\") |> max()"
+        ),
     ];
     for q in queries {
         let script = format!("from(bucket: \"bucket\") |> {q}");
@@ -632,13 +552,13 @@ async fn write_errors_as_influxdb() {
         "{}",
         r.text
     );
-    let res = flux(
-        &srv,
-        &s.token,
-        "org",
-        "from(bucket: \"bucket\") |> range(start: 0, stop: 100) |> count()",
-    )
-    .await;
+    let res = srv
+        .flux(
+            &s.token,
+            "org",
+            "from(bucket: \"bucket\") |> range(start: 0, stop: 100) |> count()",
+        )
+        .await;
     assert_eq!(
         res[0].tables[0].column("_value").map(|c| c.values.clone()),
         Some(vec![Value::Int(3)])
@@ -770,9 +690,7 @@ async fn write_errors_as_influxdb() {
     r.error(400, "invalid");
     assert_eq!(r.json()["line"], 2);
 
-    let res = flux(
-        &srv,
-        &s.token,
+    let res = srv.flux(&s.token,
         "org",
         "from(bucket: \"bucket\") |> range(start: 0, stop: 2000-01-01T00:00:00Z) |> keep(columns: [\"_time\", \"_value\"])",
     )
@@ -829,32 +747,27 @@ async fn delete_and_query_errors_as_influxdb() {
     srv.call("POST", d, t, Some(range)).await.status(204);
 
     // Queries: syntax errors and unsupported functions are 400 naming them.
-    let r = flux_raw(
-        &srv,
-        &s.token,
-        "org",
-        "from(bucket: \"bucket\" |> range(start: 0)",
-    )
-    .await;
+    let r = srv
+        .flux_raw(
+            &s.token,
+            "org",
+            "from(bucket: \"bucket\" |> range(start: 0)",
+        )
+        .await;
     r.error(400, "invalid");
-    let r = flux_raw(
-        &srv,
-        &s.token,
-        "org",
-        "from(bucket: \"bucket\") |> range(start: 0) |> holtWinters(n: 3)",
-    )
-    .await;
+    let r = srv
+        .flux_raw(
+            &s.token,
+            "org",
+            "from(bucket: \"bucket\") |> range(start: 0) |> holtWinters(n: 3)",
+        )
+        .await;
     r.error(400, "invalid");
     assert!(r.str("/message").contains("holtWinters"), "{}", r.text);
-    flux_raw(
-        &srv,
-        &s.token,
-        "org",
-        "from(bucket: \"nope\") |> range(start: 0)",
-    )
-    .await
-    .error(404, "not found");
-    flux_raw(&srv, &s.token, "nope", "buckets()")
+    srv.flux_raw(&s.token, "org", "from(bucket: \"nope\") |> range(start: 0)")
+        .await
+        .error(404, "not found");
+    srv.flux_raw(&s.token, "nope", "buckets()")
         .await
         .error(404, "not found");
     let r = srv
@@ -916,8 +829,7 @@ async fn delete_and_query_errors_as_influxdb() {
         .await
         .expect("write");
     assert_eq!(r.status(), 204);
-    flux_raw(
-        &srv,
+    srv.flux_raw(
         &s.token,
         "org",
         "from(bucket: \"bucket\") |> range(start: 0, stop: 1h)",
@@ -990,9 +902,7 @@ async fn sigkill_during_concurrent_writes_loses_no_acknowledged_point() {
     );
 
     let srv = TestServer::start_in(dir, &[]).await;
-    let res = flux(
-        &srv,
-        &s.token,
+    let res = srv.flux(&s.token,
         "org",
         "from(bucket: \"bucket\") |> range(start: 0, stop: 1970-01-02T00:00:00Z) |> filter(fn: (r) => r._measurement == \"kill\")",
     )
@@ -1039,13 +949,13 @@ async fn full_cache_answers_503_and_recovers() {
     );
     // Nothing of the refused body was written; a small write still goes through.
     write(&srv, w, Some(&tok), &[], "m v=1 1").await.status(204);
-    let res = flux(
-        &srv,
-        &s.token,
-        "org",
-        "from(bucket: \"bucket\") |> range(start: 0, stop: 1h) |> count()",
-    )
-    .await;
+    let res = srv
+        .flux(
+            &s.token,
+            "org",
+            "from(bucket: \"bucket\") |> range(start: 0, stop: 1h) |> count()",
+        )
+        .await;
     assert_eq!(res[0].tables.len(), 1);
     assert_eq!(
         res[0].tables[0].column("_value").map(|c| c.values.clone()),
@@ -1092,13 +1002,9 @@ async fn deleting_a_bucket_drops_its_data() {
     // A new bucket of the same name starts empty, also after a restart.
     create_bucket(&srv, &s, "gone").await;
     let srv = restart(srv).await;
-    let res = flux(
-        &srv,
-        &s.token,
-        "org",
-        "from(bucket: \"gone\") |> range(start: 0)",
-    )
-    .await;
+    let res = srv
+        .flux(&s.token, "org", "from(bucket: \"gone\") |> range(start: 0)")
+        .await;
     assert!(res.iter().all(|r| r.tables.is_empty()), "{res:?}");
 }
 

@@ -1,8 +1,10 @@
 //! `TestServer`: the real `ironflux` binary serving on 127.0.0.1:0 with a temporary data
-//! directory, killed on drop; plus small HTTP helpers for the API tests.
+//! directory, killed on drop; plus small HTTP helpers for the API tests, and Flux reads of a
+//! bucket's points in the ground truth's form ([`Points`]).
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,6 +12,59 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ironflux");
+
+/// A Flux range wide enough for the ground truth's pre-1970 point and every other one.
+pub const WIDE_RANGE: &str = "range(start: 1960-01-01T00:00:00Z, stop: 2030-01-01T00:00:00Z)";
+
+/// Points by series, in the form of [`testdata::series`].
+pub type Points = BTreeMap<testdata::SeriesKey, Vec<(i64, testdata::Value)>>;
+
+/// The points of raw-read Flux results (tables of `_time` and `_value` with the series' tags
+/// in the group key). An empty string and a null are the same cell in annotated CSV: a null
+/// reads as an empty string.
+pub fn points_of(results: &[query::ResultSet]) -> Points {
+    use query::Value as Q;
+    use testdata::Value as V;
+    let mut got = Points::new();
+    for t in results.iter().flat_map(|r| &r.tables) {
+        let key = |name: &str| {
+            t.key
+                .get(name)
+                .and_then(Q::as_str)
+                .unwrap_or_else(|| panic!("group key lacks {name}"))
+                .to_string()
+        };
+        let mut tags: Vec<(String, String)> = t
+            .key
+            .columns
+            .iter()
+            .filter(|k| !k.name.starts_with('_'))
+            .filter_map(|k| k.value.as_str().map(|v| (k.name.clone(), v.to_string())))
+            .collect();
+        tags.sort();
+        let pts = got
+            .entry((key("_measurement"), tags, key("_field")))
+            .or_default();
+        let times = &t.column("_time").expect("_time").values;
+        let vals = &t.column("_value").expect("_value").values;
+        for (tv, v) in times.iter().zip(vals) {
+            let Q::Time(tm) = tv else {
+                panic!("time {tv:?}")
+            };
+            let v = match v {
+                Q::Float(x) => V::Float(*x),
+                Q::Int(x) => V::Integer(*x),
+                Q::UInt(x) => V::Unsigned(*x),
+                Q::String(x) => V::String(x.clone()),
+                Q::Bool(x) => V::Boolean(*x),
+                Q::Null => V::String(String::new()),
+                other => panic!("value {other:?}"),
+            };
+            pts.push((*tm, v));
+        }
+    }
+    got
+}
 
 pub struct TestServer {
     child: Child,
@@ -150,6 +205,34 @@ impl TestServer {
             rb = rb.json(&b);
         }
         Resp::from(rb.send().await.expect("request")).await
+    }
+
+    /// Runs a Flux script (`POST /api/v2/query`) with every annotation; the raw answer.
+    pub async fn flux_raw(&self, token: &str, org: &str, script: &str) -> Resp {
+        let body = json!({
+            "query": script,
+            "type": "flux",
+            "dialect": {"annotations": ["datatype", "group", "default"]},
+        });
+        let rb = self
+            .req(reqwest::Method::POST, &format!("/api/v2/query?org={org}"))
+            .header("Authorization", format!("Token {token}"))
+            .json(&body);
+        Resp::from(rb.send().await.expect("query request")).await
+    }
+
+    /// Runs a Flux script that must succeed and decodes its annotated CSV.
+    pub async fn flux(&self, token: &str, org: &str, script: &str) -> Vec<query::ResultSet> {
+        let r = self.flux_raw(token, org, script).await;
+        r.status(200);
+        assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
+        query::csv::decode(&r.text).unwrap_or_else(|e| panic!("decode: {e:?}\n{}", r.text))
+    }
+
+    /// Every point of a bucket as Flux reads it, from 1960 to 2030 (the ground truth's span).
+    pub async fn bucket_points(&self, token: &str, org: &str, bucket: &str) -> Points {
+        let script = format!("from(bucket: \"{bucket}\") |> {WIDE_RANGE}");
+        points_of(&self.flux(token, org, &script).await)
     }
 
     /// Onboards with user `admin`/`password123`, org `org`, bucket `bucket`.
