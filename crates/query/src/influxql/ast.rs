@@ -237,7 +237,10 @@ pub enum Expr {
     /// An identifier (a field, a tag or `time`).
     Var(String),
     Wildcard,
-    Call { name: String, args: Vec<Expr> },
+    Call {
+        name: String,
+        args: Vec<Expr>,
+    },
     Str(String),
     Int(i64),
     Num(f64),

@@ -95,7 +95,15 @@ pub fn json_float(out: &mut String, f: f64) {
                 let _ = write!(out, "{m}e-{}", &e[1..]);
             }
             Some((m, e)) => {
-                let _ = write!(out, "{m}e+{}", if e.len() == 1 { format!("0{e}") } else { e.to_string() });
+                let _ = write!(
+                    out,
+                    "{m}e+{}",
+                    if e.len() == 1 {
+                        format!("0{e}")
+                    } else {
+                        e.to_string()
+                    }
+                );
             }
             None => out.push_str(&s),
         }
@@ -135,7 +143,13 @@ pub fn json_value(out: &mut String, v: &Value, epoch: Option<Epoch>) {
     }
 }
 
-fn json_series(out: &mut String, s: &Series, rows: &[Vec<Value>], partial: bool, epoch: Option<Epoch>) {
+fn json_series(
+    out: &mut String,
+    s: &Series,
+    rows: &[Vec<Value>],
+    partial: bool,
+    epoch: Option<Epoch>,
+) {
     out.push('{');
     let mut first = true;
     if let Some(n) = &s.name {
@@ -435,7 +449,9 @@ mod tests {
                 name: Some("m".into()),
                 tags: vec![],
                 columns: vec!["time".into(), "v".into()],
-                values: (0..5).map(|i| vec![Value::Time(i), Value::Int(i)]).collect(),
+                values: (0..5)
+                    .map(|i| vec![Value::Time(i), Value::Int(i)])
+                    .collect(),
             }],
             error: None,
         };

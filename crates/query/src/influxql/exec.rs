@@ -19,9 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::ast::{Expr, Field, Fill, KeyMatch, NameMatch, Op, Select, Source as From, Statement};
 use super::{Series, StatementResult};
-use crate::source::{
-    AggregateKind, BucketRef, Predicate, ReadRequest, Source, WindowAggregate,
-};
+use crate::source::{AggregateKind, BucketRef, Predicate, ReadRequest, Source, WindowAggregate};
 use crate::table::Table;
 use crate::value::{DataType, Value};
 
@@ -107,7 +105,10 @@ impl Context<'_> {
                 add(on, None);
             }
             for src in sources {
-                add(src.database.as_deref().or(on), src.retention_policy.as_deref());
+                add(
+                    src.database.as_deref().or(on),
+                    src.retention_policy.as_deref(),
+                );
             }
         }
         out
@@ -151,8 +152,8 @@ pub fn execute_statement(id: usize, s: &Statement, ctx: &Context<'_>) -> Stateme
             condition,
             limit,
             offset,
-        } => show_measurements(ctx, database.as_deref(), with.as_ref(), condition.as_ref())
-            .map(|names| {
+        } => show_measurements(ctx, database.as_deref(), with.as_ref(), condition.as_ref()).map(
+            |names| {
                 let names = page(names, *limit, *offset);
                 if names.is_empty() {
                     return vec![];
@@ -163,14 +164,22 @@ pub fn execute_statement(id: usize, s: &Statement, ctx: &Context<'_>) -> Stateme
                     columns: vec!["name".into()],
                     values: names.into_iter().map(|n| vec![Value::String(n)]).collect(),
                 }]
-            }),
+            },
+        ),
         Statement::ShowTagKeys {
             database,
             from,
             condition,
             limit,
             offset,
-        } => show_tag_keys(ctx, database.as_deref(), from, condition.as_ref(), *limit, *offset),
+        } => show_tag_keys(
+            ctx,
+            database.as_deref(),
+            from,
+            condition.as_ref(),
+            *limit,
+            *offset,
+        ),
         Statement::ShowTagValues {
             database,
             from,
@@ -199,7 +208,14 @@ pub fn execute_statement(id: usize, s: &Statement, ctx: &Context<'_>) -> Stateme
             condition,
             limit,
             offset,
-        } => show_series(ctx, database.as_deref(), from, condition.as_ref(), *limit, *offset),
+        } => show_series(
+            ctx,
+            database.as_deref(),
+            from,
+            condition.as_ref(),
+            *limit,
+            *offset,
+        ),
         Statement::Unsupported(what) => Err(format!("statement not supported: {what}")),
     };
     match series {
@@ -274,7 +290,9 @@ fn scan_keys(ctx: &Context<'_>, bucket: &BucketRef, predicate: Option<Predicate>
             memory_limit: ctx.memory_limit,
         };
         for t in ctx.source.read(&req).map_err(|e| e.to_string())? {
-            let ty = t.col_index("_value").map_or(DataType::Float, |i| t.columns[i].ty);
+            let ty = t
+                .col_index("_value")
+                .map_or(DataType::Float, |i| t.columns[i].ty);
             let (m, f, tags) = tags_of(&t);
             seen.entry((m, tags, f)).or_insert(ty);
         }
@@ -333,11 +351,12 @@ fn source_keys(
     }];
     let from = if from.is_empty() { &all[..] } else { from };
     for src in from {
-        let bucket = ctx.bucket(src.database.as_deref().or(db), src.retention_policy.as_deref())?;
+        let bucket = ctx.bucket(
+            src.database.as_deref().or(db),
+            src.retention_policy.as_deref(),
+        )?;
         let keys = match &src.measurement {
-            NameMatch::Name(n) => {
-                scan_keys(ctx, &bucket, Some(measurement_predicate(n)))?
-            }
+            NameMatch::Name(n) => scan_keys(ctx, &bucket, Some(measurement_predicate(n)))?,
             NameMatch::Regex(_) => {
                 let id = bucket.to_string();
                 if !cache.contains_key(&id) {
@@ -421,7 +440,8 @@ fn truth(e: &Expr, row: &dyn RowLookup) -> R<bool> {
         Expr::Binary(l, op, r) => {
             let (a, b) = (operand(l, row)?, operand(r, row)?);
             match (a, b) {
-                (Operand::Value(v), Operand::Regex(re)) | (Operand::Regex(re), Operand::Value(v)) => {
+                (Operand::Value(v), Operand::Regex(re))
+                | (Operand::Regex(re), Operand::Value(v)) => {
                     let hit = match v.as_ref() {
                         Value::String(s) => re.is_match(s),
                         _ => return Ok(false),
@@ -432,9 +452,7 @@ fn truth(e: &Expr, row: &dyn RowLookup) -> R<bool> {
                         other => Err(format!("invalid operator {} with a regex", other.as_str())),
                     }
                 }
-                (Operand::Regex(_), Operand::Regex(_)) => {
-                    Err(format!("invalid condition: {e}"))
-                }
+                (Operand::Regex(_), Operand::Regex(_)) => Err(format!("invalid condition: {e}")),
                 (Operand::Value(a), Operand::Value(b)) => {
                     if matches!(a.as_ref(), Value::Null) || matches!(b.as_ref(), Value::Null) {
                         return Ok(false);
@@ -500,9 +518,7 @@ fn parse_time_string(s: &str) -> Option<i64> {
 
 fn time_value(e: &Expr, now: i64) -> R<i64> {
     match e {
-        Expr::Str(s) => {
-            parse_time_string(s).ok_or_else(|| format!("invalid time literal '{s}'"))
-        }
+        Expr::Str(s) => parse_time_string(s).ok_or_else(|| format!("invalid time literal '{s}'")),
         Expr::Int(i) | Expr::Duration(i) => Ok(*i),
         Expr::Num(n) => Ok(*n as i64),
         Expr::Call { name, args } if name == "now" && args.is_empty() => Ok(now),
@@ -520,10 +536,7 @@ fn time_value(e: &Expr, now: i64) -> R<i64> {
 }
 
 /// Splits a condition into the inclusive time range and the rest.
-fn split_time(
-    cond: Option<&Expr>,
-    now: i64,
-) -> R<(Option<i64>, Option<i64>, Option<Expr>)> {
+fn split_time(cond: Option<&Expr>, now: i64) -> R<(Option<i64>, Option<i64>, Option<Expr>)> {
     let Some(cond) = cond else {
         return Ok((None, None, None));
     };
@@ -968,11 +981,20 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
     if !aggregate && s.interval.is_some() {
         return Err("GROUP BY requires at least one aggregate function".into());
     }
-    let distinct = cols
-        .iter()
-        .any(|(_, c)| matches!(c, Col::Agg { func: Func::Distinct, .. }));
+    let distinct = cols.iter().any(|(_, c)| {
+        matches!(
+            c,
+            Col::Agg {
+                func: Func::Distinct,
+                ..
+            }
+        )
+    });
     if distinct && cols.len() > 1 {
-        return Err("aggregate function distinct() cannot be combined with other functions or fields".into());
+        return Err(
+            "aggregate function distinct() cannot be combined with other functions or fields"
+                .into(),
+        );
     }
     if cols.is_empty() {
         return Err("at least 1 non-time field must be queried".into());
@@ -1134,7 +1156,15 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
     for ((m, dim_values), members) in groups {
         let index = field_index_of.get(&m).cloned().unwrap_or_default();
         let mut values = if aggregate {
-            aggregate_group(s, &cols, &members, &index, tmin, tmax, &measurement_schemas[&m])?
+            aggregate_group(
+                s,
+                &cols,
+                &members,
+                &index,
+                tmin,
+                tmax,
+                &measurement_schemas[&m],
+            )?
         } else {
             raw_group(&cols, &members, &index)
         };
@@ -1306,9 +1336,7 @@ fn aggregate_group(
             continue;
         }
         let mut time = w;
-        if single_selector
-            && let Some(Some(t)) = cells[0].first().map(|(t, _)| *t)
-        {
+        if single_selector && let Some(Some(t)) = cells[0].first().map(|(t, _)| *t) {
             time = t;
         }
         let mut row = vec![Value::Time(time)];
@@ -1323,7 +1351,7 @@ fn aggregate_group(
                     };
                     match s.fill {
                         Fill::Null | Fill::None => {
-                            if *func == Func::Count {
+                            if *func == Func::Count && s.interval.is_some() {
                                 Value::Int(0)
                             } else {
                                 Value::Null
@@ -1336,7 +1364,11 @@ fn aggregate_group(
                                         schema.fields.get(field),
                                         Some(DataType::Int | DataType::UInt)
                                     ));
-                            if int { Value::Int(n as i64) } else { Value::Float(n) }
+                            if int {
+                                Value::Int(n as i64)
+                            } else {
+                                Value::Float(n)
+                            }
                         }
                         Fill::Previous => previous[ci].clone(),
                         Fill::Linear => {
@@ -1361,7 +1393,14 @@ fn aggregate_group(
 }
 
 fn distinct_rows(cols: &[(String, Col)]) -> bool {
-    cols.len() == 1 && matches!(cols[0].1, Col::Agg { func: Func::Distinct, .. })
+    cols.len() == 1
+        && matches!(
+            cols[0].1,
+            Col::Agg {
+                func: Func::Distinct,
+                ..
+            }
+        )
 }
 
 /// Interpolates each empty cell between the nearest non-null cells of its column.
@@ -1403,9 +1442,8 @@ fn reduce(func: Func, param: f64, points: &[(i64, &Value)]) -> R<Vec<(Option<i64
         points
             .iter()
             .map(|(_, v)| {
-                num(v).ok_or_else(|| {
-                    format!("unsupported {}() on a non-numeric field", func.name())
-                })
+                num(v)
+                    .ok_or_else(|| format!("unsupported {}() on a non-numeric field", func.name()))
             })
             .collect()
     };
@@ -1583,9 +1621,15 @@ fn show_retention_policies(ctx: &Context<'_>, database: &Option<String>) -> R<Ve
     Ok(vec![Series {
         name: None,
         tags: vec![],
-        columns: ["name", "duration", "shardGroupDuration", "replicaN", "default"]
-            .map(String::from)
-            .to_vec(),
+        columns: [
+            "name",
+            "duration",
+            "shardGroupDuration",
+            "replicaN",
+            "default",
+        ]
+        .map(String::from)
+        .to_vec(),
         values: rps
             .into_iter()
             .map(|d| {

@@ -226,8 +226,7 @@ impl Parser {
                 }
             } else if rest.starts_with(&['/', '*']) {
                 self.pos += 2;
-                while self.pos < self.src.len() && !self.src[self.pos..].starts_with(&['*', '/'])
-                {
+                while self.pos < self.src.len() && !self.src[self.pos..].starts_with(&['*', '/']) {
                     self.pos += 1;
                 }
                 self.pos = (self.pos + 2).min(self.src.len());
@@ -269,9 +268,7 @@ impl Parser {
                             Some('"') => out.push('"'),
                             Some('\'') => out.push('\''),
                             Some(o) => {
-                                return Err(
-                                    self.err_msg(i, format!("bad escape sequence: \\{o}"))
-                                );
+                                return Err(self.err_msg(i, format!("bad escape sequence: \\{o}")));
                             }
                             None => {
                                 return Err(self.err_msg(start, "unterminated string".into()));
@@ -351,8 +348,8 @@ impl Parser {
             return Ok((Tok::Num(n), start, end));
         }
         const PUNCT: &[&str] = &[
-            "=~", "!~", "!=", "<>", "<=", ">=", "::", "=", "<", ">", "+", "-", "*", "/", "%",
-            "(", ")", ",", ";", ".", ":", "|", "&", "^",
+            "=~", "!~", "!=", "<>", "<=", ">=", "::", "=", "<", ">", "+", "-", "*", "/", "%", "(",
+            ")", ",", ";", ".", ":", "|", "&", "^",
         ];
         for p in PUNCT {
             let pc: Vec<char> = p.chars().collect();
@@ -807,7 +804,9 @@ impl Parser {
             self.expect_keyword("BY")?;
             let field = self.ident_or_keyword()?;
             if !field.0.eq_ignore_ascii_case("time") {
-                return Err(self.err_msg(field.1, "only ORDER BY time supported at this time".into()));
+                return Err(
+                    self.err_msg(field.1, "only ORDER BY time supported at this time".into())
+                );
             }
             if self.eat_keyword("DESC") {
                 s.descending = true;
@@ -877,7 +876,9 @@ impl Parser {
                 return Err(self.err_msg(dpos, "time dimension must have duration argument".into()));
             };
             if every <= 0 {
-                return Err(self.err_msg(dpos, "time dimension must have a positive duration".into()));
+                return Err(
+                    self.err_msg(dpos, "time dimension must have a positive duration".into())
+                );
             }
             let mut offset = 0;
             if self.eat_punct(",") {
@@ -892,10 +893,9 @@ impl Parser {
                         }
                     }
                     Tok::Ident(w) if w.eq_ignore_ascii_case("now") => {
-                        return Err(self.err_msg(
-                            opos,
-                            "GROUP BY time(..., now()) is not supported".into(),
-                        ));
+                        return Err(
+                            self.err_msg(opos, "GROUP BY time(..., now()) is not supported".into())
+                        );
                     }
                     other => return Err(self.err_at(opos, &other.describe(), "duration")),
                 };
@@ -1065,9 +1065,11 @@ impl Parser {
             let (t, pos) = self.next()?;
             match t {
                 Tok::Ident(w)
-                    if ["float", "integer", "unsigned", "string", "boolean", "field", "tag"]
-                        .iter()
-                        .any(|k| k.eq_ignore_ascii_case(&w)) => {}
+                    if [
+                        "float", "integer", "unsigned", "string", "boolean", "field", "tag",
+                    ]
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(&w)) => {}
                 other => {
                     return Err(self.err_at(
                         pos,

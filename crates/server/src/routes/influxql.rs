@@ -30,7 +30,7 @@ use crate::auth::V1Auth;
 use crate::error::{ApiError, Code};
 use crate::routes::paging::Params;
 use crate::routes::write::{find_dbrp_bucket, read_body};
-use crate::source::EngineSource;
+use crate::source::{EngineSource, bucket_read_perm};
 
 /// Largest form body accepted.
 const MAX_FORM_BODY: usize = 16 << 20;
@@ -169,6 +169,8 @@ pub async fn query_v1(
     });
     let mut dbrps = Vec::new();
     if wants_dbrps && let Some(org) = auth.org_id {
+        // Only the mappings of buckets the caller may read, as InfluxDB lists them.
+        let reader = auth.clone();
         dbrps = app
             .meta(move |m| {
                 let filter = DbrpFilter {
@@ -177,14 +179,17 @@ pub async fn query_v1(
                 };
                 let mut out = Vec::new();
                 for d in m.list_dbrps(&filter)? {
-                    let retention_period = m
-                        .get_bucket(d.bucket_id)
-                        .map_or(0, |b| b.retention_period_ns);
+                    let Ok(b) = m.get_bucket(d.bucket_id) else {
+                        continue;
+                    };
+                    if !reader.allowed(&bucket_read_perm(&b)) {
+                        continue;
+                    }
                     out.push(Dbrp {
                         database: d.database,
                         retention_policy: d.retention_policy,
                         default: d.default,
-                        retention_period,
+                        retention_period: b.retention_period_ns,
                     });
                 }
                 Ok(out)
