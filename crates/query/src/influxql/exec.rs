@@ -131,6 +131,11 @@ impl Context<'_> {
 
 type R<T> = Result<T, String>;
 
+/// A series' tags, sorted by key.
+type Tags = Vec<(String, String)>;
+/// (measurement, tags, field).
+type KeyId = (String, Tags, String);
+
 /// Runs every statement; each gets its own result (and its own error).
 pub fn execute(statements: &[Statement], ctx: &Context<'_>) -> Vec<StatementResult> {
     statements
@@ -272,7 +277,7 @@ fn tags_of(t: &Table) -> (String, String, Vec<(String, String)>) {
 
 /// Every series key of a bucket (restricted by `predicate`), over all time.
 fn scan_keys(ctx: &Context<'_>, bucket: &BucketRef, predicate: Option<Predicate>) -> R<Vec<Key>> {
-    let mut seen: BTreeMap<(String, Vec<(String, String)>, String), DataType> = BTreeMap::new();
+    let mut seen: BTreeMap<KeyId, DataType> = BTreeMap::new();
     // Two halves so that each window's span fits in an i64.
     for (start, stop) in [(MIN_TIME, 0), (0, i64::MAX)] {
         let req = ReadRequest {
@@ -1084,8 +1089,7 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
             memory_limit: ctx.memory_limit,
         };
         let tables = ctx.source.read(&req).map_err(|e| e.to_string())?;
-        let mut series: BTreeMap<Vec<(String, String)>, BTreeMap<i64, Vec<Value>>> =
-            BTreeMap::new();
+        let mut series: BTreeMap<Tags, BTreeMap<i64, Vec<Value>>> = BTreeMap::new();
         for t in tables {
             let (_, f, tags) = tags_of(&t);
             let Some(&fi) = index.get(&f) else { continue };

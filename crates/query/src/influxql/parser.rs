@@ -562,7 +562,7 @@ impl Parser {
                 match t {
                     Tok::Ident(s) if s.eq_ignore_ascii_case("KEYS") => {
                         let database = self.on_clause()?;
-                        let from = self.from_clause(false)?;
+                        let from = self.sources_clause(false)?;
                         let condition = self.where_clause()?;
                         let (limit, offset) = self.limit_offset()?;
                         Ok(Statement::ShowTagKeys {
@@ -575,7 +575,7 @@ impl Parser {
                     }
                     Tok::Ident(s) if s.eq_ignore_ascii_case("VALUES") => {
                         let database = self.on_clause()?;
-                        let from = self.from_clause(false)?;
+                        let from = self.sources_clause(false)?;
                         self.expect_keyword("WITH")?;
                         self.expect_keyword("KEY")?;
                         let key = self.key_match()?;
@@ -596,7 +596,7 @@ impl Parser {
             "FIELD" => {
                 self.expect_keyword("KEYS")?;
                 let database = self.on_clause()?;
-                let from = self.from_clause(false)?;
+                let from = self.sources_clause(false)?;
                 let (limit, offset) = self.limit_offset()?;
                 Ok(Statement::ShowFieldKeys {
                     database,
@@ -607,7 +607,7 @@ impl Parser {
             }
             "SERIES" => {
                 let database = self.on_clause()?;
-                let from = self.from_clause(false)?;
+                let from = self.sources_clause(false)?;
                 let condition = self.where_clause()?;
                 let (limit, offset) = self.limit_offset()?;
                 Ok(Statement::ShowSeries {
@@ -693,7 +693,7 @@ impl Parser {
     }
 
     /// `FROM a, /re/, "db"."rp"."m"`; required for SELECT, optional for SHOW.
-    fn from_clause(&mut self, required: bool) -> Result<Vec<Source>, ParseError> {
+    fn sources_clause(&mut self, required: bool) -> Result<Vec<Source>, ParseError> {
         if !self.eat_keyword("FROM") {
             if required {
                 let (t, pos) = self.peek()?;
@@ -771,7 +771,7 @@ impl Parser {
             let (_, pos) = self.peek()?;
             return Err(self.err_msg(pos, "SELECT ... INTO is not supported".into()));
         }
-        let from = self.from_clause(true)?;
+        let from = self.sources_clause(true)?;
         let condition = self.where_clause()?;
         let mut s = Select {
             fields,
@@ -1087,4 +1087,224 @@ impl Parser {
 /// name it).
 fn words_len_keywords(words: &[String]) -> usize {
     words.iter().take_while(|w| !w.is_empty()).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(q: &str) -> Statement {
+        let mut v = parse_query(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+        assert_eq!(v.len(), 1, "{q}");
+        v.remove(0)
+    }
+
+    fn select(q: &str) -> Select {
+        match one(q) {
+            Statement::Select(s) => *s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn err(q: &str) -> String {
+        parse_query(q).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn precedence_and_associativity() {
+        let e = parse_expr("a = 1 OR b = 2 AND c = 3").ok();
+        assert_eq!(
+            e.map(|e| e.to_string()),
+            Some("a = 1 OR b = 2 AND c = 3".into())
+        );
+        // AND binds tighter: the OR is the root.
+        match parse_expr("a = 1 OR b = 2 AND c = 3") {
+            Ok(Expr::Binary(_, Op::Or, r)) => {
+                assert!(matches!(*r, Expr::Binary(_, Op::And, _)));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Parentheses override it.
+        match parse_expr("(a = 1 OR b = 2) AND c = 3") {
+            Ok(Expr::Binary(l, Op::And, _)) => {
+                assert!(matches!(*l, Expr::Binary(_, Op::Or, _)));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Arithmetic is left-associative and tighter than comparison.
+        match parse_expr("time > now() - 1h - 30m") {
+            Ok(Expr::Binary(l, Op::Gt, r)) => {
+                assert!(matches!(*l, Expr::Var(ref v) if v == "time"));
+                match *r {
+                    Expr::Binary(inner, Op::Sub, d) => {
+                        assert!(matches!(*d, Expr::Duration(1_800_000_000_000)));
+                        assert!(matches!(*inner, Expr::Binary(_, Op::Sub, _)));
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations() {
+        for (text, ns) in [
+            ("1ns", 1),
+            ("5u", 5_000),
+            ("5µ", 5_000),
+            ("3ms", 3_000_000),
+            ("10s", 10_000_000_000),
+            ("2m", 120_000_000_000),
+            ("1h", 3_600_000_000_000),
+            ("1d", 86_400_000_000_000),
+            ("2w", 1_209_600_000_000_000),
+        ] {
+            assert!(
+                matches!(parse_expr(text), Ok(Expr::Duration(d)) if d == ns),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            err("SELECT mean(v) FROM m GROUP BY time(5x)"),
+            "invalid duration 5x at line 1, char 37"
+        );
+        let s = select("SELECT mean(v) FROM m GROUP BY time(1h, 15m), host fill(linear)");
+        assert_eq!(s.interval, Some((3_600_000_000_000, 900_000_000_000)));
+        assert_eq!(s.group_tags, vec!["host".to_string()]);
+        assert_eq!(s.fill, Fill::Linear);
+        // A negative offset is taken modulo the interval.
+        let s = select("SELECT mean(v) FROM m GROUP BY time(1h, -15m)");
+        assert_eq!(s.interval, Some((3_600_000_000_000, 2_700_000_000_000)));
+    }
+
+    #[test]
+    fn regexes_and_quoted_identifiers() {
+        let s = select(
+            r#"SELECT "my field", "a" FROM "db"."rp"."my m", /^cpu\/.*/ WHERE host =~ /^a\/b$/ AND "tag key" !~ /x/"#,
+        );
+        assert_eq!(s.fields.len(), 2);
+        assert_eq!(s.fields[0].expr, Expr::Var("my field".into()));
+        assert_eq!(s.fields[1].expr, Expr::Var("a".into()));
+        assert_eq!(s.from[0].database.as_deref(), Some("db"));
+        assert_eq!(s.from[0].retention_policy.as_deref(), Some("rp"));
+        assert_eq!(s.from[0].measurement, NameMatch::Name("my m".into()));
+        match &s.from[1].measurement {
+            NameMatch::Regex(r) => {
+                assert!(r.is_match("cpu/x"));
+                assert!(!r.is_match("mem"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cond = s.condition.map(|c| c.to_string());
+        assert_eq!(
+            cond.as_deref(),
+            Some(r#"host =~ /^a\/b$/ AND "tag key" !~ /x/"#)
+        );
+        // `db..m` is the default retention policy.
+        let s = select("SELECT v FROM db..m");
+        assert_eq!(s.from[0].database.as_deref(), Some("db"));
+        assert_eq!(s.from[0].retention_policy, None);
+        // Escapes in identifiers and strings.
+        let s = select(r#"SELECT "we\"ird" FROM m WHERE t = 'it\'s'"#);
+        assert_eq!(s.fields[0].expr, Expr::Var("we\"ird".into()));
+        assert_eq!(
+            s.condition.map(|c| c.to_string()).as_deref(),
+            Some(r"t = 'it\'s'")
+        );
+    }
+
+    #[test]
+    fn select_clauses() {
+        let s = select(
+            "select MEAN(v) as m, percentile(v, 95) from cpu where time >= '2024-01-01T00:00:00Z' group by * fill(-1.5) order by time desc limit 10 offset 2 slimit 3 soffset 1 tz('UTC')",
+        );
+        assert_eq!(s.fields[0].alias.as_deref(), Some("m"));
+        assert_eq!(
+            s.fields[1].expr.to_string(),
+            "percentile(v, 95)".to_string()
+        );
+        assert!(s.group_all);
+        assert_eq!(s.fill, Fill::Number(-1.5));
+        assert!(s.descending);
+        assert_eq!(
+            (s.limit, s.offset, s.slimit, s.soffset),
+            (Some(10), Some(2), Some(3), Some(1))
+        );
+        let s = select("SELECT DISTINCT v FROM m");
+        assert_eq!(s.fields[0].expr.to_string(), "distinct(v)");
+        let s = select("SELECT v::float, host::tag FROM m");
+        assert_eq!(s.fields[1].expr, Expr::Var("host".into()));
+    }
+
+    #[test]
+    fn show_statements_and_lists() {
+        let v = parse_query(
+            "SHOW DATABASES; show retention policies on db; SHOW MEASUREMENTS WITH MEASUREMENT =~ /c.*/ WHERE host = 'a' LIMIT 5; SHOW TAG KEYS FROM cpu; SHOW TAG VALUES FROM cpu WITH KEY IN (\"host\", region); SHOW FIELD KEYS ON db FROM cpu; SHOW SERIES FROM cpu WHERE host = 'a';",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v.len(), 7);
+        assert_eq!(v[0], Statement::ShowDatabases);
+        assert_eq!(
+            v[1],
+            Statement::ShowRetentionPolicies {
+                database: Some("db".into())
+            }
+        );
+        assert!(matches!(&v[2], Statement::ShowMeasurements { limit: Some(5), with: Some(NameMatch::Regex(_)), condition: Some(_), .. }));
+        assert!(matches!(&v[4], Statement::ShowTagValues { key: KeyMatch::In(k), .. } if k == &["host", "region"]));
+        assert_eq!(v[5].database(), Some("db"));
+        assert!(matches!(
+            one("DROP MEASUREMENT cpu"),
+            Statement::Unsupported(ref s) if s == "DROP MEASUREMENT"
+        ));
+        assert!(matches!(
+            one("SHOW USERS"),
+            Statement::Unsupported(ref s) if s == "SHOW USERS"
+        ));
+    }
+
+    #[test]
+    fn errors_name_the_token_and_position() {
+        assert_eq!(
+            err("SELEC * FROM m"),
+            format!("found SELEC, expected {STATEMENT_STARTS} at line 1, char 1")
+        );
+        assert_eq!(
+            err("SELECT * FROM"),
+            "found EOF, expected identifier at line 1, char 14"
+        );
+        assert_eq!(
+            err("SELECT v FROM m WHERE"),
+            "found EOF, expected identifier, string, number, bool at line 1, char 22"
+        );
+        assert_eq!(
+            err("SELECT v\nFROM m LIMIT x"),
+            "found x, expected integer at line 2, char 14"
+        );
+        assert_eq!(
+            err("SELECT v FROM m WHERE a = 'x"),
+            "unterminated quoted string at line 1, char 27"
+        );
+        assert_eq!(
+            err("SELECT v FROM m WHERE a =~ 'x'"),
+            "found 'x', expected regex at line 1, char 28"
+        );
+        assert_eq!(
+            err("SELECT v FROM m tz('Europe/Paris')"),
+            "unable to find time zone Europe/Paris: only tz('UTC') is supported at line 1, char 20"
+        );
+        assert_eq!(
+            err("SELECT v FROM m ORDER BY v"),
+            "only ORDER BY time supported at this time at line 1, char 26"
+        );
+        assert_eq!(
+            err("SELECT v FROM m; x"),
+            format!("found x, expected {STATEMENT_STARTS} at line 1, char 18")
+        );
+        assert_eq!(
+            err("SELECT v FROM m GROUP BY time(1h) fill(sideways)"),
+            "fill must be a function call: found sideways, expected null, none, previous, linear or a number at line 1, char 40"
+        );
+    }
 }
