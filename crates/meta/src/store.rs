@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use base64::Engine as _;
@@ -55,6 +56,9 @@ struct Inner {
     sql: Mutex<SqlStore>,
     bolt_path: PathBuf,
     sqlite_path: PathBuf,
+    /// Read views taken and KV commits made since the store opened (`/metrics`).
+    reads: AtomicU64,
+    writes: AtomicU64,
 }
 
 /// One committed version of the KV tree, with lazily built read caches.
@@ -572,6 +576,8 @@ impl MetaStore {
                 sql: Mutex::new(sql),
                 bolt_path,
                 sqlite_path,
+                reads: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
             }),
         })
     }
@@ -587,6 +593,7 @@ impl MetaStore {
     }
 
     fn view(&self) -> Arc<State> {
+        self.inner.reads.fetch_add(1, Ordering::Relaxed);
         self.inner
             .snapshot
             .read()
@@ -602,12 +609,29 @@ impl MetaStore {
         let mut next = cur.tree.clone();
         let out = f(&mut next)?;
         kv.commit(&cur.tree, &next)?;
+        self.inner.writes.fetch_add(1, Ordering::Relaxed);
         *self
             .inner
             .snapshot
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Arc::new(State::new(next));
         Ok(out)
+    }
+
+    /// Read views taken and KV commits made since the store opened: InfluxDB's
+    /// `boltdb_reads_total` and `boltdb_writes_total`.
+    pub fn transaction_counts(&self) -> (u64, u64) {
+        (
+            self.inner.reads.load(Ordering::Relaxed),
+            self.inner.writes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The number of keys in each named KV bucket (0 for one that does not exist), from one
+    /// version of the store: what InfluxDB's `influxdb_*_total` metrics count.
+    pub fn key_counts(&self, buckets: &[&str]) -> Vec<u64> {
+        let t = self.view();
+        buckets.iter().map(|b| t.iter(b).count() as u64).collect()
     }
 
     // ------------------------------------------------------------------ onboarding
