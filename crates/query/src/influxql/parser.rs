@@ -1023,7 +1023,10 @@ impl Parser {
             Tok::Quoted(s) => self.var_tail(s),
             Tok::Ident(w) if w.eq_ignore_ascii_case("true") => Ok(Expr::Bool(true)),
             Tok::Ident(w) if w.eq_ignore_ascii_case("false") => Ok(Expr::Bool(false)),
-            Tok::Ident(w) if w.eq_ignore_ascii_case("DISTINCT") => {
+            Tok::Ident(w)
+                if w.eq_ignore_ascii_case("DISTINCT")
+                    && !matches!(self.peek()?.0, Tok::Punct("(")) =>
+            {
                 // `DISTINCT field` is `distinct(field)`.
                 let (inner, _) = self.ident_or_keyword()?;
                 Ok(Expr::Call {
@@ -1031,7 +1034,7 @@ impl Parser {
                     args: vec![Expr::Var(inner)],
                 })
             }
-            Tok::Ident(w) if !is_keyword(&w) => {
+            Tok::Ident(w) if !is_keyword(&w) || w.eq_ignore_ascii_case("DISTINCT") => {
                 if self.eat_punct("(") {
                     let mut args = Vec::new();
                     if !self.eat_punct(")") {
@@ -1107,7 +1110,10 @@ mod tests {
     }
 
     fn err(q: &str) -> String {
-        parse_query(q).err().map(|e| e.to_string()).unwrap_or_default()
+        parse_query(q)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -1251,8 +1257,18 @@ mod tests {
                 database: Some("db".into())
             }
         );
-        assert!(matches!(&v[2], Statement::ShowMeasurements { limit: Some(5), with: Some(NameMatch::Regex(_)), condition: Some(_), .. }));
-        assert!(matches!(&v[4], Statement::ShowTagValues { key: KeyMatch::In(k), .. } if k == &["host", "region"]));
+        assert!(matches!(
+            &v[2],
+            Statement::ShowMeasurements {
+                limit: Some(5),
+                with: Some(NameMatch::Regex(_)),
+                condition: Some(_),
+                ..
+            }
+        ));
+        assert!(
+            matches!(&v[4], Statement::ShowTagValues { key: KeyMatch::In(k), .. } if k == &["host", "region"])
+        );
         assert_eq!(v[5].database(), Some("db"));
         assert!(matches!(
             one("DROP MEASUREMENT cpu"),
