@@ -367,6 +367,51 @@ async fn shows_and_errors(srv: &TestServer, s: &Setup) {
     want.push_str("\nname,tags,tagKey\nweather,,station\n");
     assert_eq!(r.text, want);
 
+    // pretty=true indents as Go's MarshalIndent.
+    let r = q(srv, s, "SHOW TAG KEYS FROM weather", "&pretty=true").await;
+    r.status(200);
+    assert_eq!(
+        r.text,
+        "{\n    \"results\": [\n        {\n            \"statement_id\": 0,\n            \"series\": [\n                {\n                    \"name\": \"weather\",\n                    \"columns\": [\n                        \"tagKey\"\n                    ],\n                    \"values\": [\n                        [\n                            \"station\"\n                        ]\n                    ]\n                }\n            ]\n        }\n    ]\n}\n"
+    );
+    // chunked=true: lines of at most chunk_size rows that add up to the whole answer.
+    let query = "SELECT usage_user FROM cpu WHERE host = 'serverA' AND region = 'us-west' LIMIT 5";
+    let whole = q_json(srv, s, query, "").await;
+    let r = q(srv, s, query, "&chunked=true&chunk_size=2").await;
+    r.status(200);
+    let chunks: Vec<Value> = r
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(chunks.len(), 3, "{}", r.text);
+    let mut rows = Vec::new();
+    for (k, c) in chunks.iter().enumerate() {
+        let partial = k < 2;
+        assert_eq!(
+            c["results"][0]["partial"].as_bool().unwrap_or(false),
+            partial,
+            "{c}"
+        );
+        assert_eq!(
+            c["results"][0]["series"][0]["partial"]
+                .as_bool()
+                .unwrap_or(false),
+            partial,
+            "{c}"
+        );
+        rows.extend(
+            c["results"][0]["series"][0]["values"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+    }
+    assert_eq!(
+        Value::Array(rows),
+        whole["results"][0]["series"][0]["values"]
+    );
+
     // A syntax error is a 400 with InfluxDB's text and position.
     let r = q(srv, s, "SELECT * FROM", "").await;
     r.status(400);

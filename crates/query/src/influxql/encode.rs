@@ -269,6 +269,65 @@ pub fn json_chunks(r: &StatementResult, epoch: Option<Epoch>, chunk_size: usize)
     out
 }
 
+/// Re-indents compact JSON as Go's `json.MarshalIndent(v, "", "    ")` does (`pretty=true`):
+/// one member or element a line, four spaces a level, `": "` after keys, `{}` and `[]` kept
+/// on one line.
+pub fn indent(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() * 2);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = json.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("    ");
+        }
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                if matches!(chars.peek(), Some('}' | ']')) {
+                    if let Some(close) = chars.next() {
+                        out.push(close);
+                    }
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The JSON error answer of a request that failed as a whole.
 pub fn json_error(message: &str) -> String {
     let mut out = String::from("{\"error\":");
@@ -438,6 +497,20 @@ mod tests {
         assert_eq!(
             json(&[err], None),
             r#"{"results":[{"statement_id":1,"error":"boom"}]}"#
+        );
+    }
+
+    #[test]
+    fn pretty_as_go_indents() {
+        assert_eq!(
+            indent(
+                r#"{"results":[{"statement_id":0,"series":[{"columns":["a,b"],"values":[]}]}]}"#
+            ),
+            "{\n    \"results\": [\n        {\n            \"statement_id\": 0,\n            \"series\": [\n                {\n                    \"columns\": [\n                        \"a,b\"\n                    ],\n                    \"values\": []\n                }\n            ]\n        }\n    ]\n}"
+        );
+        assert_eq!(
+            indent(r#"{"e":"x\\\"]:{"}"#),
+            "{\n    \"e\": \"x\\\\\\\"]:{\"\n}"
         );
     }
 

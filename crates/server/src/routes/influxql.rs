@@ -86,13 +86,6 @@ fn request_error(status: StatusCode, message: &str) -> Response {
     json_response(status, format!("{}\n", encode::json_error(message)))
 }
 
-fn pretty(json: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(json) {
-        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| json.to_string()),
-        Err(_) => json.to_string(),
-    }
-}
-
 /// `GET|POST /query`.
 pub async fn query_v1(
     State(app): State<App>,
@@ -240,7 +233,11 @@ pub async fn query_v1(
         ("application/json", out)
     } else {
         let json = encode::json(&results, epoch);
-        let json = if is_pretty { pretty(&json) } else { json };
+        let json = if is_pretty {
+            encode::indent(&json)
+        } else {
+            json
+        };
         ("application/json", format!("{json}\n"))
     };
     let body = crate::routes::stream::stream_body(None, move |w| {
