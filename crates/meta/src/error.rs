@@ -26,6 +26,8 @@ pub enum Kind {
     Database,
     /// A shard group in the shard catalogue.
     ShardGroup,
+    /// A label.
+    Label,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::Dbrp => "unable to find DBRP",
             Kind::Database => "database not found",
             Kind::ShardGroup => "shard group not found",
+            Kind::Label => "label not found",
         }
     }
 }

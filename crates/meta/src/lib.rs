@@ -55,7 +55,8 @@ pub use error::{Error, Kind, Result};
 pub use id::Id;
 pub use model::*;
 pub use store::{
-    BCRYPT_COST, MIN_PASSWORD_LEN, MetaStore, default_shard_group_duration, generate_token,
+    BCRYPT_COST, Label, LabelCreate, LabelFilter, LabelMapping, LabelUpdate, MIN_PASSWORD_LEN,
+    MetaStore, default_shard_group_duration, generate_token,
     hash_token,
 };
 pub use time::Time;

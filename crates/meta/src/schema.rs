@@ -35,6 +35,12 @@ pub const DBRP_BY_ORG_DB: &str = "dbrpbyorganddbindexv1";
 pub const DBRP_BY_ORG: &str = "dbrpbyorgv1";
 /// orgID ‖ database → mappingID of the default mapping.
 pub const DBRP_DEFAULT: &str = "dbrpdefaultv1";
+/// Labels: labelID → JSON.
+pub const LABELS: &str = "labelsv1";
+/// orgID ‖ lower-cased label name → labelID.
+pub const LABEL_INDEX: &str = "labelindexv1";
+/// resourceID ‖ labelID → label mapping JSON.
+pub const LABEL_MAPPINGS: &str = "labelmappingsv1";
 /// Migration index (16 hex, 1-based) → migration JSON.
 pub const MIGRATIONS: &str = "migrationsv1";
 /// `id` → instance ID.

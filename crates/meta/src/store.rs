@@ -32,10 +32,13 @@ use crate::time::Time;
 mod auth;
 mod buckets;
 mod dbrp;
+mod labels;
 mod orgs;
 mod shards;
 mod snapshot;
 mod users;
+
+pub use labels::{Label, LabelCreate, LabelFilter, LabelMapping, LabelUpdate};
 
 const HOUR_NS: i64 = 3_600_000_000_000;
 const DAY_NS: i64 = 24 * HOUR_NS;
