@@ -33,6 +33,7 @@ mod auth;
 mod buckets;
 mod dbrp;
 mod labels;
+mod legacy_auth;
 mod orgs;
 mod shards;
 mod snapshot;
