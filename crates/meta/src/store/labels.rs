@@ -310,6 +310,44 @@ mod tests {
     }
 
     #[test]
+    fn mappings_influxdb_left_behind_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = MetaStore::open(
+            dir.path().join("influxd.bolt"),
+            dir.path().join("influxd.sqlite"),
+        )
+        .unwrap();
+        let org = s.create_org("o", "", None).unwrap();
+        let l = s
+            .create_label(LabelCreate {
+                org_id: Some(org.id),
+                name: "kept".into(),
+                properties: BTreeMap::new(),
+            })
+            .unwrap();
+        let bucket = Id::new(0x0c).unwrap();
+        let gone = Id::new(0x0d).unwrap();
+        // InfluxDB deletes a label without its mappings: one of them points nowhere.
+        s.update(|t| {
+            for label in [l.id, gone] {
+                let m = LabelMapping {
+                    label_id: label,
+                    resource_id: bucket,
+                    resource_type: ResourceType::Buckets,
+                };
+                t.put(
+                    schema::LABEL_MAPPINGS,
+                    label_mapping_key(bucket, label),
+                    to_go_json(&m),
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(s.list_resource_labels(bucket).unwrap(), vec![l]);
+    }
+
+    #[test]
     fn equal_fold_ignores_case() {
         assert!(equal_fold("PROD", "prod"));
         assert!(equal_fold("Ärger", "äRGER"));
