@@ -1027,6 +1027,8 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
 
     // Groups: (measurement, dim values) → series rows.
     let mut groups: BTreeMap<(String, Vec<String>), Vec<SeriesRows>> = BTreeMap::new();
+    // Aggregates: (measurement, dim values) → non-empty windows.
+    let mut windowed: BTreeMap<(String, Vec<String>), BTreeMap<i64, Cells>> = BTreeMap::new();
     let mut field_index_of: HashMap<String, HashMap<String, usize>> = HashMap::new();
     for (m, schema) in &measurement_schemas {
         let mut needed: Vec<String> = Vec::new();
@@ -1148,30 +1150,40 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
         field_index_of.insert(m.clone(), index);
     }
 
-    if aggregate && s.interval.is_some() && tmin.is_none() {
-        // Unbounded start: windows begin at the first point.
-        tmin = groups
-            .values()
-            .flat_map(|g| g.iter().filter_map(|sr| sr.rows.keys().next().copied()))
-            .min();
-    }
-
     let mut out = Vec::new();
+    if aggregate {
+        for ((m, dim_values), members) in groups {
+            let index = field_index_of.get(&m).cloned().unwrap_or_default();
+            let cells = cells_from_rows(s, &cols, &members, &index, tmin)?;
+            if !cells.is_empty() {
+                windowed.insert((m, dim_values), cells);
+            }
+        }
+        if s.interval.is_some() && tmin.is_none() {
+            // Unbounded start: windows begin at the first point's.
+            tmin = windowed.values().filter_map(|c| c.keys().next().copied()).min();
+        }
+        for ((m, dim_values), cells) in windowed {
+            let mut values = emit_windows(s, &cols, cells, tmin, tmax, &measurement_schemas[&m])?;
+            if s.descending {
+                values.reverse();
+            }
+            let values = page(values, s.limit, s.offset);
+            if values.is_empty() {
+                continue;
+            }
+            out.push(Series {
+                name: Some(m),
+                tags: dims.iter().cloned().zip(dim_values).collect(),
+                columns: names.clone(),
+                values,
+            });
+        }
+        return Ok(page(out, s.slimit, s.soffset));
+    }
     for ((m, dim_values), members) in groups {
         let index = field_index_of.get(&m).cloned().unwrap_or_default();
-        let mut values = if aggregate {
-            aggregate_group(
-                s,
-                &cols,
-                &members,
-                &index,
-                tmin,
-                tmax,
-                &measurement_schemas[&m],
-            )?
-        } else {
-            raw_group(&cols, &members, &index)
-        };
+        let mut values = raw_group(&cols, &members, &index);
         if s.descending {
             values.reverse();
         }
@@ -1232,83 +1244,45 @@ fn window_start(t: i64, every: i64, offset: i64) -> i64 {
     t - (t - offset).rem_euclid(every)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn aggregate_group(
+/// Per output column, the aggregate's rows in one window (several for `distinct`, none when
+/// the window holds no value of the column's field); selectors carry their point's time.
+type Cells = Vec<Vec<(Option<i64>, Value)>>;
+
+/// The key of the window holding `t`: its start, or the one window of a query without
+/// `GROUP BY time` (keyed by the range's start, 0 when unbounded).
+fn window_key(s: &Select, t: i64, tmin: Option<i64>) -> i64 {
+    match s.interval {
+        Some((every, offset)) => window_start(t, every, offset),
+        None => tmin.unwrap_or(0),
+    }
+}
+
+/// The aggregates of a group's points per non-empty window.
+fn cells_from_rows(
     s: &Select,
     cols: &[(String, Col)],
     members: &[SeriesRows],
     index: &HashMap<String, usize>,
     tmin: Option<i64>,
-    tmax: Option<i64>,
-    schema: &Schema,
-) -> R<Vec<Vec<Value>>> {
+) -> R<BTreeMap<i64, Cells>> {
     // All points of the group in time order.
     let mut rows: Vec<(i64, &Vec<Value>)> = Vec::new();
     for sr in members {
         rows.extend(sr.rows.iter().map(|(t, v)| (*t, v)));
     }
     rows.sort_by_key(|(t, _)| *t);
-
-    let single_selector = s.interval.is_none()
-        && cols.len() == 1
-        && matches!(cols[0].1, Col::Agg { func, .. } if func.is_selector());
-
-    // Window starts and, for each, the slice of rows.
-    let mut windows: Vec<(i64, usize, usize)> = Vec::new();
-    match s.interval {
-        None => windows.push((tmin.unwrap_or(0), 0, rows.len())),
-        Some((every, offset)) => {
-            let (Some(lo), Some(hi)) = (tmin, tmax) else {
-                return Ok(vec![]);
-            };
-            let first = window_start(lo, every, offset);
-            let last = window_start(hi, every, offset);
-            let mut i = 0;
-            if s.fill == Fill::None {
-                while i < rows.len() {
-                    let w = window_start(rows[i].0, every, offset);
-                    let mut j = i;
-                    while j < rows.len() && rows[j].0 < w.saturating_add(every) {
-                        j += 1;
-                    }
-                    windows.push((w, i, j));
-                    i = j;
-                }
-            } else {
-                let n = (last - first) / every + 1;
-                if n > MAX_WINDOWS {
-                    return Err(format!(
-                        "too many windows ({n}) for GROUP BY time: at most {MAX_WINDOWS} are filled per series; narrow the time range, widen the interval or use fill(none)"
-                    ));
-                }
-                let mut w = first;
-                loop {
-                    let mut j = i;
-                    while j < rows.len() && rows[j].0 < w.saturating_add(every) {
-                        j += 1;
-                    }
-                    windows.push((w, i, j));
-                    i = j;
-                    if w >= last {
-                        break;
-                    }
-                    w += every;
-                }
-            }
+    let mut out = BTreeMap::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let w = window_key(s, rows[i].0, tmin);
+        let mut j = i;
+        while j < rows.len() && window_key(s, rows[j].0, tmin) == w {
+            j += 1;
         }
-    }
-
-    // Per window, per column: the aggregate rows (several for distinct).
-    let mut out: Vec<Vec<Value>> = Vec::new();
-    let ncols = cols.len();
-    let mut previous: Vec<Value> = vec![Value::Null; ncols];
-    let mut empty_cells: Vec<(usize, usize)> = Vec::new();
-    for (w, i, j) in windows {
         let slice = &rows[i..j];
-        let mut cells: Vec<Vec<(Option<i64>, Value)>> = Vec::with_capacity(ncols);
-        let mut all_empty = true;
-        let mut empties = vec![false; ncols];
-        for (ci, (_, c)) in cols.iter().enumerate() {
+        let mut cells: Cells = Vec::with_capacity(cols.len());
+        let mut any = false;
+        for (_, c) in cols {
             let Col::Agg { func, field, param } = c else {
                 cells.push(vec![]);
                 continue;
@@ -1322,16 +1296,56 @@ fn aggregate_group(
                 None => vec![],
             };
             if points.is_empty() {
-                empties[ci] = true;
                 cells.push(vec![]);
                 continue;
             }
-            all_empty = false;
+            any = true;
             cells.push(reduce(*func, *param, &points)?);
         }
-        if all_empty && (s.fill == Fill::None || s.interval.is_none()) {
-            continue;
+        if any {
+            out.insert(w, cells);
         }
+        i = j;
+    }
+    Ok(out)
+}
+
+/// The rows of one group from its non-empty windows: every window of the range when empty
+/// ones are filled, with InfluxQL's fill rules and selector times.
+fn emit_windows(
+    s: &Select,
+    cols: &[(String, Col)],
+    mut cells: BTreeMap<i64, Cells>,
+    tmin: Option<i64>,
+    tmax: Option<i64>,
+    schema: &Schema,
+) -> R<Vec<Vec<Value>>> {
+    let single_selector = s.interval.is_none()
+        && cols.len() == 1
+        && matches!(cols[0].1, Col::Agg { func, .. } if func.is_selector());
+    let windows: Vec<i64> = match s.interval {
+        Some((every, offset)) if s.fill != Fill::None => {
+            let (Some(lo), Some(hi)) = (tmin, tmax) else {
+                return Ok(vec![]);
+            };
+            let first = window_start(lo, every, offset);
+            let last = window_start(hi, every, offset);
+            let n = (last - first) / every + 1;
+            if n > MAX_WINDOWS {
+                return Err(format!(
+                    "too many windows ({n}) for GROUP BY time: at most {MAX_WINDOWS} are filled per series; narrow the time range, widen the interval or use fill(none)"
+                ));
+            }
+            (0..n.max(0)).map(|k| first + k * every).collect()
+        }
+        _ => cells.keys().copied().collect(),
+    };
+    let ncols = cols.len();
+    let mut out: Vec<Vec<Value>> = Vec::new();
+    let mut previous: Vec<Value> = vec![Value::Null; ncols];
+    let mut empty_cells: Vec<(usize, usize)> = Vec::new();
+    for w in windows {
+        let cells = cells.remove(&w).unwrap_or_else(|| vec![vec![]; ncols]);
         if distinct_rows(cols) {
             let t = Value::Time(w);
             for (_, v) in cells.into_iter().next().unwrap_or_default() {
@@ -1345,10 +1359,9 @@ fn aggregate_group(
         }
         let mut row = vec![Value::Time(time)];
         for (ci, (_, c)) in cols.iter().enumerate() {
-            let v = cells[ci].first().map(|(_, v)| v.clone());
-            let v = match v {
-                Some(v) => v,
-                None if empties[ci] => {
+            let v = match cells[ci].first() {
+                Some((_, v)) => v.clone(),
+                None => {
                     let Col::Agg { func, field, .. } = c else {
                         row.push(Value::Null);
                         continue;
@@ -1381,7 +1394,6 @@ fn aggregate_group(
                         }
                     }
                 }
-                None => Value::Null,
             };
             if !matches!(v, Value::Null) {
                 previous[ci] = v.clone();
