@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod routes;
 pub mod source;
 pub mod trace_span;
@@ -81,6 +82,88 @@ impl ServeConfig {
             retention_check_interval: engine.retention_check_interval,
         }
     }
+
+    /// The settings as `GET /api/v2/config` answers them: by influxd flag name, sizes as
+    /// numbers, durations as Go writes them (`10m0s`), as influxd's config handler does.
+    pub fn runtime_options(
+        &self,
+        http_bind_address: &str,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        let path = |p: &std::path::Path| Value::from(p.display().to_string());
+        [
+            ("bolt-path", path(&self.bolt_path)),
+            ("engine-path", path(&self.engine_path)),
+            ("http-bind-address", Value::from(http_bind_address)),
+            (
+                "max-write-body-size",
+                Value::from(self.max_write_body_bytes),
+            ),
+            ("query-memory-bytes", Value::from(self.query_memory_bytes)),
+            ("sqlite-path", path(&self.sqlite_path)),
+            (
+                "storage-cache-max-memory-size",
+                Value::from(self.cache_max_memory_bytes),
+            ),
+            (
+                "storage-cache-snapshot-memory-size",
+                Value::from(self.cache_snapshot_memory_bytes),
+            ),
+            (
+                "storage-cache-snapshot-write-cold-duration",
+                Value::from(go_duration(self.cache_snapshot_write_cold)),
+            ),
+            (
+                "storage-compact-full-write-cold-duration",
+                Value::from(go_duration(self.compact_full_write_cold)),
+            ),
+            (
+                "storage-retention-check-interval",
+                Value::from(go_duration(self.retention_check_interval)),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+/// A duration as Go's `time.Duration.String` writes it: `0s`, `1.5s`, `10m0s`, `4h0m0s`, and
+/// `ms`/`µs`/`ns` below a second.
+pub fn go_duration(d: std::time::Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".to_string();
+    }
+    let frac = |value: u128, unit: u128| -> String {
+        let whole = value / unit;
+        let rest = value % unit;
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let width = unit.ilog10() as usize;
+        let digits = format!("{rest:0width$}");
+        format!("{whole}.{}", digits.trim_end_matches('0'))
+    };
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}µs", frac(ns, 1_000));
+    }
+    if ns < 1_000_000_000 {
+        return format!("{}ms", frac(ns, 1_000_000));
+    }
+    let secs = ns / 1_000_000_000;
+    let seconds = format!("{}s", frac(ns % 60_000_000_000, 1_000_000_000));
+    let (hours, minutes) = (secs / 3600, (secs / 60) % 60);
+    if hours > 0 {
+        format!("{hours}h{minutes}m{seconds}")
+    } else if minutes > 0 {
+        format!("{minutes}m{seconds}")
+    } else {
+        seconds
+    }
 }
 
 /// The default bound on a (decompressed) write body: 256 MiB.
@@ -123,6 +206,10 @@ pub struct App {
     pub started: Instant,
     /// Start time as RFC 3339, for `/ready`.
     pub started_at: String,
+    /// Request counts and durations for `/metrics`.
+    pub http_metrics: Arc<metrics::HttpMetrics>,
+    /// The settings the server runs with, by influxd flag name, for `GET /api/v2/config`.
+    pub runtime_config: Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl App {
@@ -135,6 +222,8 @@ impl App {
             sessions: Arc::new(auth::Sessions::default()),
             started: Instant::now(),
             started_at: now_rfc3339(),
+            http_metrics: Arc::default(),
+            runtime_config: Arc::default(),
         }
     }
 
@@ -211,6 +300,11 @@ pub async fn serve(
     let mut app = App::new(meta, Arc::clone(&engine));
     app.max_write_body_bytes = cfg.max_write_body_bytes;
     app.query_memory_bytes = cfg.query_memory_bytes;
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    app.runtime_config = Arc::new(cfg.runtime_options(&bound));
     // Stop accepting on the signal, let in-flight requests finish, but not for ever.
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -275,7 +369,8 @@ async fn close_engine(engine: Arc<storage::Engine>) {
 
 /// The router with all middleware: trace span, panic catcher, InfluxDB headers, 405 bodies.
 pub fn app_router(app: App) -> Router {
-    with_middleware(routes::router().with_state(app))
+    let track = axum::middleware::from_fn_with_state(app.clone(), metrics::track);
+    with_middleware(routes::router().route_layer(track).with_state(app))
 }
 
 /// Wraps the routes in the middleware. The routes sit inside an outer router as its fallback so
@@ -420,6 +515,25 @@ mod tests {
             .await
             .unwrap_or_default();
         (status, code, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[test]
+    fn durations_read_as_go_writes_them() {
+        use std::time::Duration;
+        for (d, want) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(15), "15ns"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_nanos(2_500), "2.5µs"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(600), "10m0s"),
+            (Duration::from_secs(30 * 60), "30m0s"),
+            (Duration::from_secs(4 * 3600), "4h0m0s"),
+            (Duration::from_secs(3600 + 61), "1h1m1s"),
+        ] {
+            assert_eq!(super::go_duration(d), want, "{d:?}");
+        }
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 pub mod authorizations;
 pub mod backup;
 pub mod buckets;
+pub mod config;
 pub mod dbrps;
 pub mod delete;
 pub mod health;
@@ -38,7 +39,7 @@ use crate::error::{ApiError, Code};
 /// Operations of InfluxDB OSS v2's API contract that are not built:
 /// they answer 501 `not implemented`, after authenticating the caller as the built routes
 /// would (`/api/v2` with a token or session;
-/// `/metrics` and `/debug/pprof`, public in InfluxDB, without). Methods, and the path as the
+/// `/debug/pprof`, public in InfluxDB, without). Methods, and the path as the
 /// router spells it (the first ID of a resource is `{id}` throughout). README lists them.
 pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/api/v2"),
@@ -49,7 +50,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET|POST", "/api/v2/checks/{id}/labels"),
     ("DELETE", "/api/v2/checks/{id}/labels/{labelID}"),
     ("GET", "/api/v2/checks/{id}/query"),
-    ("GET", "/api/v2/config"),
     ("GET|POST", "/api/v2/dashboards"),
     ("GET|PATCH|DELETE", "/api/v2/dashboards/{id}"),
     ("POST|PUT", "/api/v2/dashboards/{id}/cells"),
@@ -74,7 +74,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/api/v2/flags"),
     ("GET|POST", "/api/v2/labels"),
     ("GET|PATCH|DELETE", "/api/v2/labels/{id}"),
-    ("GET", "/metrics"),
     ("GET|POST", "/api/v2/notificationEndpoints"),
     ("GET|PUT|PATCH|DELETE", "/api/v2/notificationEndpoints/{id}"),
     ("GET|POST", "/api/v2/notificationEndpoints/{id}/labels"),
@@ -178,6 +177,8 @@ pub fn router() -> Router<App> {
         .route("/health", get(health::health))
         .route("/ping", get(health::ping).head(health::ping))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(crate::metrics::metrics))
+        .route("/api/v2/config", get(config::get))
         .route("/api/v2/setup", get(setup::allowed).post(setup::setup))
         .route("/api/v2/signin", post(signin::signin))
         .route("/api/v2/signout", post(signin::signout))
