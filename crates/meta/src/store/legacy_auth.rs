@@ -40,8 +40,11 @@ const UNABLE_TO_CREATE: &str = "unable to create token";
 /// Most remembered passwords; past it the memory starts over.
 const CACHE_MAX: usize = 4096;
 
-/// Passwords that matched a bcrypt hash: hash → (salt, SHA-256 of salt ‖ password).
-static VERIFIED: Mutex<Option<HashMap<String, ([u8; 32], Vec<u8>)>>> = Mutex::new(None);
+/// A password that matched a bcrypt hash: a random salt and SHA-256 of salt ‖ password.
+type Verified = ([u8; 32], Vec<u8>);
+
+/// Passwords that matched, by the bcrypt hash they matched.
+static VERIFIED: Mutex<Option<HashMap<String, Verified>>> = Mutex::new(None);
 
 fn salted(salt: &[u8; 32], password: &str) -> Vec<u8> {
     let mut h = sha2::Sha256::new();
@@ -200,7 +203,11 @@ impl MetaStore {
                 a.description = d;
             }
             a.updated_at = Time::now();
-            t.put(LEGACY_INDEX, a.token.as_bytes().to_vec(), id.encode().to_vec());
+            t.put(
+                LEGACY_INDEX,
+                a.token.as_bytes().to_vec(),
+                id.encode().to_vec(),
+            );
             t.put(LEGACY_AUTHS, id.encode().to_vec(), to_go_json(&a));
             Ok(a)
         })
