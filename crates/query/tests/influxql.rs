@@ -396,3 +396,52 @@ fn statement_errors_name_the_construct() {
         ]
     );
 }
+
+/// Aggregates that storage computes per series (no field in the condition) must equal those
+/// computed here from the rows (a condition on a field that every point passes).
+#[test]
+fn pushed_and_row_aggregates_agree() {
+    let src = source();
+    let close = |a: &Value, b: &Value| match (a, b) {
+        (Value::Float(x), Value::Float(y)) => (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+        _ => a == b,
+    };
+    let mut checked = 0;
+    for func in ["count", "sum", "mean", "min", "max", "first", "last"] {
+        for group in [
+            "",
+            "GROUP BY host",
+            "GROUP BY time(3m)",
+            "GROUP BY time(2m, 1m), *",
+        ] {
+            for fill in ["", "fill(none)", "fill(previous)", "fill(7)"] {
+                for range in ["time >= 1m AND time < 9m", "time < 20m", "time >= -1m"] {
+                    let q = |extra: &str| {
+                        format!(
+                            "SELECT {func}(usage), {func}(n) FROM cpu WHERE {range}{extra} {group} {fill}"
+                        )
+                    };
+                    let pushed = one(&src, &q(""));
+                    let rows = one(&src, &q(" AND usage > -1000"));
+                    assert_eq!(pushed.len(), rows.len(), "{}", q(""));
+                    for (a, b) in pushed.iter().zip(&rows) {
+                        assert_eq!(
+                            (&a.name, &a.tags, &a.columns),
+                            (&b.name, &b.tags, &b.columns)
+                        );
+                        assert_eq!(a.values.len(), b.values.len(), "{}", q(""));
+                        for (ra, rb) in a.values.iter().zip(&b.values) {
+                            assert!(
+                                ra.iter().zip(rb).all(|(x, y)| close(x, y)),
+                                "{}: {ra:?} != {rb:?}",
+                                q("")
+                            );
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 7 * 4 * 4 * 3);
+}

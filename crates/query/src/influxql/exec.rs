@@ -1050,6 +1050,32 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
         if selected == 0 {
             continue;
         }
+        let bucket = {
+            let src = s
+                .from
+                .iter()
+                .find(|src| src.measurement.matches(m))
+                .ok_or_else(|| format!("no source for measurement {m}"))?;
+            ctx.bucket(src.database.as_deref(), src.retention_policy.as_deref())?
+        };
+        if aggregate && pushable(&cols, cond.as_ref(), schema) {
+            let pushed = pushed_windows(
+                ctx,
+                s,
+                &cols,
+                m,
+                schema,
+                cond.as_ref(),
+                &bucket,
+                (read_start, read_stop),
+                &dims,
+                tmin,
+            )?;
+            for (dim_values, cells) in pushed {
+                windowed.insert((m.clone(), dim_values), cells);
+            }
+            continue;
+        }
         let index: HashMap<String, usize> = needed
             .iter()
             .enumerate()
@@ -1074,14 +1100,6 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
         if let Some(tp) = pushdown(cond.as_ref(), schema) {
             pred = Predicate::And(Box::new(pred), Box::new(tp));
         }
-        let bucket = {
-            let src = s
-                .from
-                .iter()
-                .find(|src| src.measurement.matches(m))
-                .ok_or_else(|| format!("no source for measurement {m}"))?;
-            ctx.bucket(src.database.as_deref(), src.retention_policy.as_deref())?
-        };
         let req = ReadRequest {
             bucket,
             start: read_start,
@@ -1161,7 +1179,10 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
         }
         if s.interval.is_some() && tmin.is_none() {
             // Unbounded start: windows begin at the first point's.
-            tmin = windowed.values().filter_map(|c| c.keys().next().copied()).min();
+            tmin = windowed
+                .values()
+                .filter_map(|c| c.keys().next().copied())
+                .min();
         }
         for ((m, dim_values), cells) in windowed {
             let mut values = emit_windows(s, &cols, cells, tmin, tmax, &measurement_schemas[&m])?;
@@ -1199,6 +1220,257 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
         });
     }
     Ok(page(out, s.slimit, s.soffset))
+}
+
+/// Whether storage can compute a measurement's aggregates per series for this statement
+/// (`count sum min max first last`, and `mean` of float fields as sum and count), leaving only
+/// their combination across the series of a group: the condition must not read fields.
+fn pushable(cols: &[(String, Col)], cond: Option<&Expr>, schema: &Schema) -> bool {
+    let funcs_ok = cols.iter().all(|(_, c)| match c {
+        Col::Agg { func, field, .. } => match func {
+            Func::Count | Func::Sum | Func::Min | Func::Max | Func::First | Func::Last => true,
+            Func::Mean => schema.fields.get(field) == Some(&DataType::Float),
+            _ => false,
+        },
+        _ => false,
+    });
+    let mut names = BTreeSet::new();
+    if let Some(c) = cond {
+        vars(c, &mut names);
+    }
+    funcs_ok && names.iter().all(|n| !schema.fields.contains_key(n))
+}
+
+/// A storage aggregate of one field in one window, combined across series.
+#[derive(Debug, Clone)]
+enum Partial {
+    Count(i64),
+    Sum(Value),
+    /// A selected point: time and value.
+    Point(i64, Value),
+}
+
+fn add_values(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Value::Int(x.wrapping_add(*y)),
+        (Value::UInt(x), Value::UInt(y)) => Value::UInt(x.wrapping_add(*y)),
+        _ => Value::Float(num(a).unwrap_or(0.0) + num(b).unwrap_or(0.0)),
+    }
+}
+
+fn combine(kind: AggregateKind, old: Partial, new: Partial) -> Partial {
+    use std::cmp::Ordering::{Greater, Less};
+    match (old, new) {
+        (Partial::Count(a), Partial::Count(b)) => Partial::Count(a + b),
+        (Partial::Sum(a), Partial::Sum(b)) => Partial::Sum(add_values(&a, &b)),
+        (Partial::Point(ta, va), Partial::Point(tb, vb)) => {
+            let take_new = match kind {
+                AggregateKind::Min => match compare(&vb, &va) {
+                    Some(Less) => true,
+                    Some(Greater) => false,
+                    _ => tb < ta,
+                },
+                AggregateKind::Max => match compare(&vb, &va) {
+                    Some(Greater) => true,
+                    Some(Less) => false,
+                    _ => tb < ta,
+                },
+                AggregateKind::First => tb < ta || (tb == ta && compare(&vb, &va) == Some(Greater)),
+                _ => tb > ta || (tb == ta && compare(&vb, &va) == Some(Greater)),
+            };
+            if take_new {
+                Partial::Point(tb, vb)
+            } else {
+                Partial::Point(ta, va)
+            }
+        }
+        (old, _) => old,
+    }
+}
+
+/// The aggregates of one measurement per group and window, computed per series by storage
+/// (one window aggregate read per field and kind) and combined here.
+#[allow(clippy::too_many_arguments)]
+fn pushed_windows(
+    ctx: &Context<'_>,
+    s: &Select,
+    cols: &[(String, Col)],
+    m: &str,
+    schema: &Schema,
+    cond: Option<&Expr>,
+    bucket: &BucketRef,
+    (start, stop): (i64, i64),
+    dims: &[String],
+    tmin: Option<i64>,
+) -> R<BTreeMap<Vec<String>, BTreeMap<i64, Cells>>> {
+    use crate::time::Duration;
+    let mut kinds: Vec<(String, AggregateKind)> = Vec::new();
+    let mut want = |f: &str, k: AggregateKind| {
+        if !kinds.iter().any(|(kf, kk)| kf == f && *kk == k) {
+            kinds.push((f.to_string(), k));
+        }
+    };
+    for (_, c) in cols {
+        if let Col::Agg { func, field, .. } = c {
+            match func {
+                Func::Count => want(field, AggregateKind::Count),
+                Func::Sum => want(field, AggregateKind::Sum),
+                Func::Mean => {
+                    want(field, AggregateKind::Sum);
+                    want(field, AggregateKind::Count);
+                }
+                Func::Min => want(field, AggregateKind::Min),
+                Func::Max => want(field, AggregateKind::Max),
+                Func::First => want(field, AggregateKind::First),
+                Func::Last => want(field, AggregateKind::Last),
+                _ => return Err(format!("{}() is not computed by storage", func.name())),
+            }
+        }
+    }
+    // Without GROUP BY time the one window spans the range; halves keep its span in an i64.
+    let ranges = if s.interval.is_none() && start < 0 && stop > 0 {
+        vec![(start, 0), (0, stop)]
+    } else {
+        vec![(start, stop)]
+    };
+    let (every, offset) = match s.interval {
+        Some((e, o)) => (Some(Duration::from_nanos(e)), Duration::from_nanos(o)),
+        None => (None, Duration::default()),
+    };
+    let tag_pred = pushdown(cond, schema);
+    let mut partials: BTreeMap<Vec<String>, BTreeMap<i64, Vec<Option<Partial>>>> = BTreeMap::new();
+    for (ki, (field, kind)) in kinds.iter().enumerate() {
+        let mut pred = Predicate::And(
+            Box::new(measurement_predicate(m)),
+            Box::new(Predicate::Equal {
+                key: "_field".into(),
+                value: field.clone(),
+                negate: false,
+            }),
+        );
+        if let Some(tp) = &tag_pred {
+            pred = Predicate::And(Box::new(pred), Box::new(tp.clone()));
+        }
+        for &(lo, hi) in &ranges {
+            let req = ReadRequest {
+                bucket: bucket.clone(),
+                start: lo,
+                stop: hi,
+                predicate: Some(pred.clone()),
+                aggregate: Some(WindowAggregate {
+                    every,
+                    offset,
+                    kind: *kind,
+                    create_empty: false,
+                    time_source: (!kind.is_selector()).then_some(crate::source::TimeSource::Start),
+                }),
+                memory_limit: ctx.memory_limit,
+            };
+            for t in ctx.source.read(&req).map_err(|e| e.to_string())? {
+                let (_, _, tags) = tags_of(&t);
+                if let Some(c) = cond
+                    && !truth(c, &TagRow(&tags))?
+                {
+                    continue;
+                }
+                let dim_values: Vec<String> = dims
+                    .iter()
+                    .map(|d| {
+                        tags.iter()
+                            .find(|(k, _)| k == d)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                let Some(vi) = t.col_index("_value") else {
+                    continue;
+                };
+                let times = t.col_index("_time").map(|i| &t.columns[i].values);
+                let group = partials.entry(dim_values).or_default();
+                for (ri, v) in t.columns[vi].values.iter().enumerate() {
+                    if matches!(v, Value::Null) {
+                        continue;
+                    }
+                    let time = match times.and_then(|c| c.get(ri)) {
+                        Some(Value::Time(t)) => *t,
+                        _ => lo,
+                    };
+                    let key = window_key(s, time, tmin);
+                    let p = match kind {
+                        AggregateKind::Count => match v {
+                            Value::Int(n) => Partial::Count(*n),
+                            _ => continue,
+                        },
+                        AggregateKind::Sum | AggregateKind::Mean => Partial::Sum(v.clone()),
+                        _ => Partial::Point(time, v.clone()),
+                    };
+                    let slots = group.entry(key).or_insert_with(|| vec![None; kinds.len()]);
+                    slots[ki] = Some(match slots[ki].take() {
+                        None => p,
+                        Some(old) => combine(*kind, old, p),
+                    });
+                }
+            }
+        }
+    }
+    let slot = |slots: &[Option<Partial>], f: &str, k: AggregateKind| {
+        kinds
+            .iter()
+            .position(|(kf, kk)| kf == f && *kk == k)
+            .and_then(|i| slots[i].clone())
+    };
+    let mut out = BTreeMap::new();
+    for (dim_values, windows) in partials {
+        let mut cells_by_window = BTreeMap::new();
+        for (w, slots) in windows {
+            let mut cells: Cells = Vec::with_capacity(cols.len());
+            for (_, c) in cols {
+                let Col::Agg { func, field, .. } = c else {
+                    cells.push(vec![]);
+                    continue;
+                };
+                let cell = match func {
+                    Func::Count => match slot(&slots, field, AggregateKind::Count) {
+                        Some(Partial::Count(n)) if n > 0 => Some((None, Value::Int(n))),
+                        _ => None,
+                    },
+                    Func::Sum => match slot(&slots, field, AggregateKind::Sum) {
+                        Some(Partial::Sum(v)) => Some((None, v)),
+                        _ => None,
+                    },
+                    Func::Mean => match (
+                        slot(&slots, field, AggregateKind::Sum),
+                        slot(&slots, field, AggregateKind::Count),
+                    ) {
+                        (Some(Partial::Sum(v)), Some(Partial::Count(n))) if n > 0 => {
+                            Some((None, Value::Float(num(&v).unwrap_or(0.0) / n as f64)))
+                        }
+                        _ => None,
+                    },
+                    _ => {
+                        let kind = match func {
+                            Func::Min => AggregateKind::Min,
+                            Func::Max => AggregateKind::Max,
+                            Func::First => AggregateKind::First,
+                            _ => AggregateKind::Last,
+                        };
+                        match slot(&slots, field, kind) {
+                            Some(Partial::Point(t, v)) => Some((Some(t), v)),
+                            _ => None,
+                        }
+                    }
+                };
+                cells.push(cell.into_iter().collect());
+            }
+            if cells.iter().any(|c| !c.is_empty()) {
+                cells_by_window.insert(w, cells);
+            }
+        }
+        if !cells_by_window.is_empty() {
+            out.insert(dim_values, cells_by_window);
+        }
+    }
+    Ok(out)
 }
 
 fn raw_group(
@@ -1543,8 +1815,25 @@ fn reduce(func: Func, param: f64, points: &[(i64, &Value)]) -> R<Vec<(Option<i64
             }
             Ok(vec![(Some(best.0), best.1.clone())])
         }
-        Func::First => Ok(vec![(Some(points[0].0), points[0].1.clone())]),
-        Func::Last => Ok(vec![(Some(points[n - 1].0), points[n - 1].1.clone())]),
+        Func::First | Func::Last => {
+            // Points of several series may share the time: the larger value wins, as in
+            // InfluxDB's first and last reducers.
+            let mut best = points[0];
+            for p in &points[1..] {
+                let later = p.0 > best.0;
+                let tie_bigger =
+                    p.0 == best.0 && compare(p.1, best.1) == Some(std::cmp::Ordering::Greater);
+                let take = if func == Func::First {
+                    p.0 < best.0 || tie_bigger
+                } else {
+                    later || tie_bigger
+                };
+                if take {
+                    best = *p;
+                }
+            }
+            Ok(vec![(Some(best.0), best.1.clone())])
+        }
         Func::Percentile => {
             floats()?;
             let mut sorted: Vec<(i64, &Value)> = points.to_vec();
