@@ -120,21 +120,15 @@ async fn written_data_of_two_orgs_survives_backup_wipe_and_restore() {
         .await;
     r.status(201);
     let alice = r.str("/id");
-    let r = a
-        .call(
-            "POST",
-            "/api/v2/authorizations",
-            Some(&s.token),
-            Some(
-                json!({"orgID": org2, "userID": alice, "description": "alice's", "permissions": [
-                    {"action": "read", "resource": {"type": "buckets", "orgID": org2}},
-                    {"action": "write", "resource": {"type": "buckets", "orgID": org2}},
-                ]}),
-            ),
+    let alice_token = a
+        .create_token(
+            &s.token,
+            json!({"orgID": org2, "userID": alice, "description": "alice's", "permissions": [
+                {"action": "read", "resource": {"type": "buckets", "orgID": org2}},
+                {"action": "write", "resource": {"type": "buckets", "orgID": org2}},
+            ]}),
         )
         .await;
-    r.status(201);
-    let alice_token = r.str("/token");
     write(&a, &s.token, "org", "bucket", lines("one")).await;
     write(&a, &s.token, "org", "b2", lines("two")).await;
     write(&a, &alice_token, "org2", "b3", lines("three")).await;

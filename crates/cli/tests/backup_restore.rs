@@ -509,20 +509,16 @@ async fn failed_restores_leave_prior_data_intact() {
         .await;
     assert_eq!(r.json()["buckets"].as_array().unwrap().len(), 1);
     // Non-operator token: an all-access token of the org.
-    let r = srv
-        .call(
-            "POST",
-            "/api/v2/authorizations",
-            Some(&s.token),
-            Some(json!({"orgID": s.org_id, "permissions": [
+    let weak = srv
+        .create_token(
+            &s.token,
+            json!({"orgID": s.org_id, "permissions": [
                 {"action": "read", "resource": {"type": "authorizations", "orgID": s.org_id}},
                 {"action": "write", "resource": {"type": "buckets", "orgID": s.org_id}},
                 {"action": "read", "resource": {"type": "buckets", "orgID": s.org_id}},
-            ]})),
+            ]}),
         )
         .await;
-    r.status(201);
-    let weak = r.str("/token");
     for (method, p) in [
         ("GET", "/api/v2/backup/metadata".to_string()),
         ("GET", "/api/v2/backup/kv".to_string()),

@@ -158,17 +158,13 @@ async fn config_is_for_operators() {
     assert_eq!(c["storage-cache-max-memory-size"], 1_073_741_824);
     assert_eq!(c["http-bind-address"], srv.addr.as_str());
 
-    let r = srv
-        .call(
-            "POST",
-            "/api/v2/authorizations",
-            Some(&s.token),
-            Some(json!({"orgID": s.org_id, "permissions": [
-                {"action": "read", "resource": {"type": "buckets", "orgID": s.org_id}}]})),
+    let reader = srv
+        .create_token(
+            &s.token,
+            json!({"orgID": s.org_id, "permissions": [
+                {"action": "read", "resource": {"type": "buckets", "orgID": s.org_id}}]}),
         )
         .await;
-    r.status(201);
-    let reader = r.str("/token");
     srv.call("GET", "/api/v2/config", Some(&reader), None)
         .await
         .error(401, "unauthorized")

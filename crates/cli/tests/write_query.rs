@@ -628,17 +628,15 @@ async fn write_errors_as_influxdb() {
     write(&srv, &by_id, t, &[], "m v=9 9").await.status(204);
 
     // A token that may only read the bucket: 403.
-    let r = srv
-        .call(
-            "POST",
-            "/api/v2/authorizations",
-            Some(&s.token),
-            Some(json!({"orgID": s.org_id, "permissions": [
-                {"action": "read", "resource": {"type": "buckets", "orgID": s.org_id}}]})),
+    let ro = format!(
+        "Token {}",
+        srv.create_token(
+            &s.token,
+            json!({"orgID": s.org_id, "permissions": [
+                {"action": "read", "resource": {"type": "buckets", "orgID": s.org_id}}]})
         )
-        .await;
-    r.status(201);
-    let ro = format!("Token {}", r.str("/token"));
+        .await
+    );
     write(&srv, w, Some(&ro), &[], "m v=1 1")
         .await
         .error(403, "forbidden")

@@ -207,6 +207,16 @@ impl TestServer {
         Resp::from(rb.send().await.expect("request")).await
     }
 
+    /// Creates a token with `operator`'s rights (`POST /api/v2/authorizations`, `body` naming
+    /// `orgID` and `permissions`) and returns it.
+    pub async fn create_token(&self, operator: &str, body: Value) -> String {
+        let r = self
+            .call("POST", "/api/v2/authorizations", Some(operator), Some(body))
+            .await;
+        r.status(201);
+        r.str("/token")
+    }
+
     /// Runs a Flux script (`POST /api/v2/query`) with every annotation; the raw answer.
     pub async fn flux_raw(&self, token: &str, org: &str, script: &str) -> Resp {
         let body = json!({
