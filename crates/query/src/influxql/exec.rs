@@ -807,7 +807,68 @@ fn agg_arg(name: &str, func: Func, args: &[Expr]) -> R<(Arg, f64)> {
 /// The rows of one series: time → values of the needed fields.
 struct SeriesRows {
     tags: Vec<(String, String)>,
-    rows: BTreeMap<i64, Vec<Value>>,
+    /// In time order.
+    rows: Vec<(i64, Vec<Value>)>,
+}
+
+/// One field of one series as storage read it (times ascending).
+struct FieldColumn {
+    /// Index among the statement's needed fields.
+    field: usize,
+    times: Vec<Value>,
+    values: Vec<Value>,
+}
+
+/// Joins a series' fields on time (a merge of sorted columns): one row per distinct time, with
+/// `Null` for the fields that have no value then.
+fn join_on_time(fields: Vec<FieldColumn>, width: usize) -> Vec<(i64, Vec<Value>)> {
+    let time_of = |v: &Value| match v {
+        Value::Time(t) => Some(*t),
+        _ => None,
+    };
+    let mut cursors: Vec<(
+        usize,
+        std::vec::IntoIter<Value>,
+        std::iter::Peekable<std::vec::IntoIter<Value>>,
+    )> = fields
+        .into_iter()
+        .map(|f| {
+            (
+                f.field,
+                f.values.into_iter(),
+                f.times.into_iter().peekable(),
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    loop {
+        let next = cursors
+            .iter_mut()
+            .filter_map(|(_, _, times)| times.peek().and_then(time_of))
+            .min();
+        let Some(t) = next else { break };
+        let mut row = vec![Value::Null; width];
+        for (fi, values, times) in &mut cursors {
+            while let Some(tv) = times.peek() {
+                match time_of(tv) {
+                    Some(x) if x == t => {
+                        times.next();
+                        if let Some(v) = values.next() {
+                            row[*fi] = v;
+                        }
+                    }
+                    // A cell that is not a time is skipped with its value.
+                    None => {
+                        times.next();
+                        values.next();
+                    }
+                    Some(_) => break,
+                }
+            }
+        }
+        out.push((t, row));
+    }
+    out
 }
 
 struct PointRow<'a> {
@@ -1109,28 +1170,29 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
             memory_limit: ctx.memory_limit,
         };
         let tables = ctx.source.read(&req).map_err(|e| e.to_string())?;
-        let mut series: BTreeMap<Tags, BTreeMap<i64, Vec<Value>>> = BTreeMap::new();
-        for t in tables {
+        // Each series' fields, joined on time below.
+        let mut series: BTreeMap<Tags, Vec<FieldColumn>> = BTreeMap::new();
+        for mut t in tables {
             let (_, f, tags) = tags_of(&t);
             let Some(&fi) = index.get(&f) else { continue };
             let (Some(ti), Some(vi)) = (t.col_index("_time"), t.col_index("_value")) else {
                 continue;
             };
-            let rows = series.entry(tags).or_default();
-            for (tv, v) in t.columns[ti].values.iter().zip(&t.columns[vi].values) {
-                let Value::Time(time) = tv else { continue };
-                let row = rows
-                    .entry(*time)
-                    .or_insert_with(|| vec![Value::Null; needed.len()]);
-                row[fi] = v.clone();
-            }
+            let times = std::mem::take(&mut t.columns[ti].values);
+            let values = std::mem::take(&mut t.columns[vi].values);
+            series.entry(tags).or_default().push(FieldColumn {
+                field: fi,
+                times,
+                values,
+            });
         }
-        for (tags, mut rows) in series {
+        for (tags, fields) in series {
+            let mut rows = join_on_time(fields, needed.len());
             // Only points with a selected field count; then the condition.
-            rows.retain(|_, vals| vals[..selected].iter().any(|v| !matches!(v, Value::Null)));
+            rows.retain(|(_, vals)| vals[..selected].iter().any(|v| !matches!(v, Value::Null)));
             if let Some(c) = &cond {
                 let mut err = None;
-                rows.retain(|_, vals| {
+                rows.retain(|(_, vals)| {
                     let row = PointRow {
                         tags: &tags,
                         values: vals,
