@@ -1,0 +1,28 @@
+//! InfluxDB's 1.x Python client (`influxdb`) against the real binary: `tests/python/influxql.py`
+//! writes through the 1.x `/write` and reads with InfluxQL on `/query` (raw and aggregated
+//! selects, the SHOW statements, several statements, `epoch`, errors), authenticating with the
+//! token as the 1.x password. The database maps to the bucket through a DBRP mapping made here.
+//! The interpreter comes from `IRONFLUX_PYTHON` (see `tests/python/requirements.txt`).
+
+mod common;
+
+use common::TestServer;
+use serde_json::json;
+
+#[tokio::test]
+async fn python_influxdb_1x_client_writes_and_selects() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    srv.call(
+        "POST",
+        "/api/v2/dbrps",
+        Some(&s.token),
+        Some(
+            json!({"orgID": s.org_id, "bucketID": s.bucket_id, "database": "pydb",
+                    "retention_policy": "autogen", "default": true}),
+        ),
+    )
+    .await
+    .status(201);
+    common::run_python_checks(&srv, "influxql.py", &[&srv.url, &s.token, "pydb"]);
+}
