@@ -1,7 +1,8 @@
 //! Authentication (`Authorization: Token X` / `Bearer X`, or the session cookie set by
 //! `/api/v2/signin`) and permission checks as InfluxDB's authorizer makes them. Handlers take
-//! [`Auth`] (the `/api/v2` routes) or [`V1Auth`] (the 1.x `/write` and `/query`, which also take
-//! the token as a password) as an extractor and call [`Auth::require`] for each permission.
+//! [`Auth`] (the `/api/v2` routes) or [`V1Auth`] (the 1.x `/write` and `/query`: a legacy
+//! username and password, or a token as the password) as an extractor and call
+//! [`Auth::require`] for each permission.
 //!
 //! A permission is an action on a resource type, optionally narrowed to an org and/or an ID.
 //! A held permission grants a wanted one when action and type agree and either the held one has
@@ -124,6 +125,8 @@ pub enum Credential {
     Token { auth_id: Id },
     /// A session cookie; its key.
     Session { key: String },
+    /// A legacy (1.x) username and password; the legacy authorization's ID.
+    Legacy { auth_id: Id },
 }
 
 /// The authenticated caller of a request, with the permissions it holds.
@@ -270,49 +273,90 @@ impl FromRequestParts<App> for Auth {
 }
 
 /// The caller of an InfluxDB 1.x route (`/write`, `/query`), authenticated as InfluxDB 2.x's
-/// 1.x handler does: the password is an API token, given as `?u=USER&p=TOKEN`,
-/// `Authorization: Token [USER:]TOKEN` (or `Bearer TOKEN`), or basic auth `USER:TOKEN`. A
-/// user name, when given, must be the token's user (403 `Username and Token do not match`).
-/// Session cookies are accepted too.
+/// 1.x handler does (`Influx1xAuthenticationHandler` and the v1 `Authorizer`):
+/// * `?u=USER&p=PASSWORD` or basic auth `USER:PASSWORD`: a legacy (1.x) authorization whose
+///   username is `USER` and whose password is `PASSWORD`; when no legacy authorization has that
+///   username, `PASSWORD` is taken as an API token (any `USER` then);
+/// * `Authorization: Token [USER:]TOKEN`: an API token (`USER` is ignored).
+///
+/// No credentials (a `Bearer` header included) is 401 `unauthorized access`; a wrong password, an
+/// unknown token, an inactive authorization, or a user that is inactive or gone is 401
+/// `Unauthorized`. The caller holds the authorization's permissions.
 #[derive(Debug, Clone)]
 pub struct V1Auth(pub Auth);
 
-/// `(user, token)` from a 1.x request.
-fn v1_credentials(parts: &Parts) -> Option<(String, String)> {
+/// How 1.x credentials were given (InfluxDB's `SchemeV1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum V1Scheme {
+    /// `u` and `p` query parameters.
+    Url,
+    /// Basic auth.
+    Basic,
+    /// `Authorization: Token [user:]token`.
+    Token,
+}
+
+/// 1.x credentials: scheme, user name, password or token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct V1Credentials {
+    scheme: V1Scheme,
+    user: String,
+    password: String,
+}
+
+/// The first value of query parameter `key`.
+fn query_value(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k) == key).then(|| percent_decode(v))
+    })
+}
+
+/// Credentials of a 1.x request, as InfluxDB parses them: `u` and `p` (both non-empty) first,
+/// then a two-word `Token` header, then basic auth.
+fn v1_credentials(parts: &Parts) -> Option<V1Credentials> {
     if let Some(q) = parts.uri.query() {
-        let (mut u, mut p) = (String::new(), String::new());
-        for pair in q.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_decode(v);
-            match k {
-                "u" => u = v,
-                "p" => p = v,
-                _ => {}
-            }
-        }
+        let u = query_value(q, "u").unwrap_or_default();
+        let p = query_value(q, "p").unwrap_or_default();
         if !u.is_empty() && !p.is_empty() {
-            return Some((u, p));
+            return Some(V1Credentials {
+                scheme: V1Scheme::Url,
+                user: u,
+                password: p,
+            });
         }
     }
     let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = v.split_once(' ')?;
-    match scheme {
-        "Token" => Some(match rest.trim().split_once(':') {
-            Some((u, t)) => (u.to_string(), t.to_string()),
-            None => (String::new(), rest.trim().to_string()),
-        }),
-        "Bearer" => Some((String::new(), rest.trim().to_string())),
-        "Basic" => {
-            use base64::Engine as _;
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(rest.trim())
-                .ok()?;
-            let text = String::from_utf8(raw).ok()?;
-            let (u, p) = text.split_once(':')?;
-            Some((u.to_string(), p.to_string()))
-        }
-        _ => None,
+    if v.is_empty() {
+        return None;
     }
+    let words: Vec<&str> = v.split(' ').collect();
+    if let [scheme, rest] = words[..]
+        && scheme == "Token"
+    {
+        let (user, token) = rest.split_once(':').unwrap_or(("", rest));
+        return Some(V1Credentials {
+            scheme: V1Scheme::Token,
+            user: user.to_string(),
+            password: token.to_string(),
+        });
+    }
+    // Go's `Request.BasicAuth`: a case-insensitive `Basic ` prefix, standard base64.
+    let prefix = v.get(..6)?;
+    if !prefix.eq_ignore_ascii_case("Basic ") {
+        return None;
+    }
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&v[6..])
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some(V1Credentials {
+        scheme: V1Scheme::Basic,
+        user: u.to_string(),
+        password: p.to_string(),
+    })
 }
 
 /// Decodes `%XX` and `+` in a query value.
@@ -344,38 +388,71 @@ impl FromRequestParts<App> for V1Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<V1Auth, ApiError> {
-        let Some((user, token)) = v1_credentials(parts) else {
-            // No 1.x credentials: a session cookie may still do.
-            return Auth::from_request_parts(parts, app).await.map(V1Auth);
-        };
-        if token.is_empty() {
-            return Err(ApiError::unauthorized_access());
-        }
-        let Some((auth, active)) = auth_for_token(app, token).await? else {
-            return Err(ApiError::unauthorized_access());
-        };
-        if !user.is_empty() {
-            let owner = auth.user_id;
-            let named = app
-                .meta(move |m| match m.find_user_by_name(&user) {
-                    Ok(u) => Ok(Some(u.id)),
-                    Err(meta::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(e),
-                })
-                .await?;
-            match named {
-                None => return Err(ApiError::unauthorized_access()),
-                Some(id) if Some(id) != owner => {
-                    return Err(ApiError::forbidden("Username and Token do not match"));
-                }
-                Some(_) => {}
-            }
-        }
-        if !active {
-            return Err(ApiError::forbidden("User is inactive"));
-        }
-        Ok(V1Auth(auth))
+        let creds = v1_credentials(parts).ok_or_else(ApiError::unauthorized_access)?;
+        app.meta(move |m| authorize_v1(m, &creds))
+            .await?
+            .map(V1Auth)
     }
+}
+
+/// InfluxDB's `ErrCredentialsUnauthorized`.
+fn credentials_unauthorized() -> ApiError {
+    ApiError::unauthorized("Unauthorized")
+}
+
+/// The v1 `Authorizer`: the authorization `creds` prove, checked as InfluxDB checks it (active,
+/// and its user exists and is active). Failures of the store are `Err` of the outer result.
+fn authorize_v1(
+    m: &meta::MetaStore,
+    creds: &V1Credentials,
+) -> meta::Result<Result<Auth, ApiError>> {
+    let mut found = None;
+    if creds.scheme != V1Scheme::Token {
+        match m.find_legacy_authorization_by_username(&creds.user) {
+            Ok(a) => match m.compare_legacy_password(a.id, &creds.password) {
+                Ok(()) => {
+                    found = Some(Auth {
+                        credential: Credential::Legacy { auth_id: a.id },
+                        user_id: a.user_id,
+                        org_id: Some(a.org_id),
+                        perms: a.permissions.clone(),
+                    });
+                    if a.status != Status::Active {
+                        return Ok(Err(credentials_unauthorized()));
+                    }
+                }
+                // Deleted in between: as if there were none.
+                Err(meta::Error::NotFound { .. }) => {}
+                Err(meta::Error::Unauthorized(_)) => return Ok(Err(credentials_unauthorized())),
+                Err(e) => return Err(e),
+            },
+            Err(meta::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let auth = match found {
+        Some(a) => a,
+        None => match m.find_authorization_by_token(&creds.password) {
+            Ok(a) if a.status != Status::Active => return Ok(Err(credentials_unauthorized())),
+            Ok(a) => Auth {
+                credential: Credential::Token { auth_id: a.id },
+                user_id: a.user_id,
+                org_id: Some(a.org_id),
+                perms: a.permissions,
+            },
+            Err(meta::Error::NotFound { .. }) => return Ok(Err(credentials_unauthorized())),
+            Err(e) => return Err(e),
+        },
+    };
+    // The user must still be there and active; a token without a user is refused, as
+    // InfluxDB's look-up of user 0 fails.
+    let Some(user) = auth.user_id else {
+        return Ok(Err(ApiError::unauthorized_access()));
+    };
+    if !user_active(m, user)? {
+        return Ok(Err(credentials_unauthorized()));
+    }
+    Ok(Ok(auth))
 }
 
 /// Whether the user exists and is active.
@@ -559,6 +636,49 @@ mod tests {
         assert_eq!(percent_decode("a%2Bb+c%3D%3D"), "a+b c==");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("ü%C3%BC"), "üü");
+    }
+
+    fn creds(uri: &str, authorization: Option<&str>) -> Option<V1Credentials> {
+        let mut b = axum::http::Request::builder().uri(uri);
+        if let Some(a) = authorization {
+            b = b.header(header::AUTHORIZATION, a);
+        }
+        let (parts, ()) = b.body(()).expect("request").into_parts();
+        v1_credentials(&parts)
+    }
+
+    fn c(scheme: V1Scheme, user: &str, password: &str) -> Option<V1Credentials> {
+        Some(V1Credentials {
+            scheme,
+            user: user.into(),
+            password: password.into(),
+        })
+    }
+
+    #[test]
+    fn v1_credentials_as_influxdb_parses_them() {
+        // `u` and `p` win over a header; both must be non-empty; the first value counts.
+        assert_eq!(
+            creds("/write?db=x&u=al%20ice&p=s%3Dcret&p=two", Some("Token t")),
+            c(V1Scheme::Url, "al ice", "s=cret")
+        );
+        assert_eq!(
+            creds("/write?u=alice", Some("Token t")),
+            c(V1Scheme::Token, "", "t")
+        );
+        assert_eq!(
+            creds("/write", Some("Token bob:tok")),
+            c(V1Scheme::Token, "bob", "tok")
+        );
+        // "YWxpY2U6cDpx" is base64 of "alice:p:q": the password keeps its colon.
+        assert_eq!(
+            creds("/write", Some("basic YWxpY2U6cDpx")),
+            c(V1Scheme::Basic, "alice", "p:q")
+        );
+        for refused in ["Bearer tok", "Token a b", "Basic !!", "Basic YWxpY2U=", ""] {
+            assert_eq!(creds("/write", Some(refused)), None, "{refused}");
+        }
+        assert_eq!(creds("/write?u=&p=x", None), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod dbrps;
 pub mod delete;
 pub mod health;
 pub mod influxql;
+pub mod legacy;
 pub mod members;
 pub mod orgs;
 pub mod paging;
@@ -221,6 +222,17 @@ pub fn router() -> Router<App> {
             get(authorizations::get_one)
                 .patch(authorizations::update)
                 .delete(authorizations::delete),
+        )
+        .route(legacy::PREFIX, get(legacy::list).post(legacy::create))
+        .route(
+            "/private/legacy/authorizations/{id}",
+            get(legacy::get_one)
+                .patch(legacy::update)
+                .delete(legacy::delete),
+        )
+        .route(
+            "/private/legacy/authorizations/{id}/password",
+            post(legacy::set_password),
         )
         .route("/api/v2/write", post(write::write_v2))
         .route("/write", post(write::write_v1))

@@ -1,0 +1,325 @@
+//! `/private/legacy/authorizations`: the legacy (1.x) authorizations behind `influx v1 auth`
+//! (InfluxDB's `v1/authorization/http_server.go`): list (filters `userID`, `user`, `orgID`,
+//! `org`, `token` (the username), `authID` or `id`), create, get, update (status, description),
+//! delete, and `POST /{id}/password`.
+//!
+//! The JSON is a 2.x authorization's with `token` holding the 1.x username, `links.self` under
+//! this prefix, and `user`/`userID` always present. Permission checks are the 2.x
+//! authorizations' (InfluxDB wraps this service in the same `AuthedAuthorizationService`):
+//! seeing one needs `read:orgs/<org>/authorizations/<id>` and `read:users/<user>`, changing it
+//! the same with `write`, creating one `write:orgs/<org>/authorizations`, `write:users/<user>`
+//! and every permission it grants (403 otherwise); setting a password needs
+//! `write:users/<user>`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use meta::{
+    Action, Authorization, AuthorizationFilter, BucketFilter, FindOptions, Id, OrgFilter,
+    Permission, Resource, ResourceType, Status, UserFilter,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::auth::{Auth, Perm, display};
+use crate::error::ApiError;
+use crate::routes::paging::{IdPath, Params, parse_id};
+use crate::routes::{JsonBody, views};
+
+/// Where the routes live.
+pub const PREFIX: &str = "/private/legacy/authorizations";
+
+/// Read or write access to one legacy authorization and its user.
+fn allowed(auth: &Auth, a: &Authorization, action: Action) -> Result<(), ApiError> {
+    auth.require(&Perm::at(
+        action,
+        ResourceType::Authorizations,
+        a.org_id,
+        a.id,
+    ))?;
+    if let Some(u) = a.user_id {
+        auth.require(&Perm::resource(action, ResourceType::Users, u))?;
+    }
+    Ok(())
+}
+
+/// Org, user and bucket names for the JSON views.
+async fn names(app: &App) -> Result<views::Names, ApiError> {
+    app.meta(|m| {
+        let mut n = views::Names::default();
+        let all = FindOptions::default();
+        for o in m.list_orgs(&OrgFilter::default(), &all)? {
+            n.orgs.insert(o.id, o.name);
+        }
+        for u in m.list_users(&UserFilter::default(), &all)? {
+            n.users.insert(u.id, u.name);
+        }
+        for b in m.list_buckets(&BucketFilter::default(), &all)? {
+            n.buckets.insert(b.id, b.name);
+        }
+        Ok(n)
+    })
+    .await
+}
+
+/// The JSON of one legacy authorization (`authResponse`); InfluxDB cannot build it when the
+/// org or the user is gone: `organization not found` / `user not found`.
+fn view(a: &Authorization, names: &views::Names) -> Result<Value, ApiError> {
+    if !names.orgs.contains_key(&a.org_id) {
+        return Err(ApiError::not_found("organization not found"));
+    }
+    if a.user_id.is_none_or(|u| !names.users.contains_key(&u)) {
+        return Err(ApiError::not_found("user not found"));
+    }
+    let mut v = views::authorization(a, names);
+    v["links"]["self"] = json!(format!("{PREFIX}/{}", a.id));
+    Ok(v)
+}
+
+pub async fn list(
+    State(app): State<App>,
+    auth: Auth,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let filter = AuthorizationFilter {
+        id: match params.id("authID")? {
+            Some(id) => Some(id),
+            None => params.id("id")?,
+        },
+        token: params.get("token").map(str::to_string),
+        user_id: params.id("userID")?,
+        user: params.get("user").map(str::to_string),
+        org_id: params.id("orgID")?,
+        org: params.get("org").map(str::to_string),
+    };
+    let all = app
+        .meta(move |m| m.list_legacy_authorizations(&filter))
+        .await?;
+    let names = names(&app).await?;
+    // Unreadable ones are left out; so are those whose org or user is gone.
+    let visible: Vec<Value> = all
+        .iter()
+        .filter(|a| allowed(&auth, a, Action::Read).is_ok())
+        .filter_map(|a| view(a, &names).ok())
+        .collect();
+    Ok(Json(json!({
+        "links": { "self": PREFIX },
+        "authorizations": visible,
+    })))
+}
+
+/// InfluxDB's `postAuthorizationRequest` (`token` is the username).
+#[derive(Debug, Deserialize)]
+pub struct CreateBody {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(rename = "orgID", default)]
+    org_id: Option<String>,
+    #[serde(rename = "userID", default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    permissions: Vec<Value>,
+}
+
+fn parse_status(s: Option<&str>) -> Result<Option<Status>, ApiError> {
+    match s {
+        None | Some("") => Ok(None),
+        Some("active") => Ok(Some(Status::Active)),
+        Some("inactive") => Ok(Some(Status::Inactive)),
+        Some(_) => Err(ApiError::invalid("status must be one of active, inactive")),
+    }
+}
+
+fn opt_id(v: Option<&Value>, msg: &str) -> Result<Option<Id>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => parse_id(s).map(Some).map_err(|_| ApiError::invalid(msg)),
+        Some(_) => Err(ApiError::invalid(msg)),
+    }
+}
+
+/// One permission, with InfluxDB's validation messages (`Permission.Valid`).
+fn parse_permission(v: &Value) -> Result<Permission, ApiError> {
+    let action = match v.get("action").and_then(Value::as_str) {
+        Some("read") => Action::Read,
+        Some("write") => Action::Write,
+        _ => return Err(ApiError::invalid("invalid action type for permission")),
+    };
+    let res = v.get("resource");
+    let rtype: ResourceType = res
+        .and_then(|r| r.get("type"))
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| ApiError::invalid("invalid resource type for permission"))?;
+    let id = opt_id(res.and_then(|r| r.get("id")), "invalid id for permission")?;
+    let org_id = opt_id(
+        res.and_then(|r| r.get("orgID")),
+        "invalid org id for permission",
+    )?;
+    Ok(Permission {
+        action,
+        resource: Resource {
+            resource_type: rtype,
+            id,
+            org_id,
+        },
+    })
+}
+
+pub async fn create(
+    State(app): State<App>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // `Validate`, in InfluxDB's order: permissions, org, status, token.
+    if body.permissions.is_empty() {
+        return Err(ApiError::invalid("authorization must include permissions"));
+    }
+    let perms = body
+        .permissions
+        .iter()
+        .map(parse_permission)
+        .collect::<Result<Vec<_>, _>>()?;
+    let org_id = body
+        .org_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| parse_id(s).ok())
+        .ok_or_else(|| ApiError::invalid("org id required"))?;
+    let status = parse_status(body.status.as_deref())?.unwrap_or(Status::Active);
+    if body.token.is_empty() {
+        return Err(ApiError::invalid(
+            "token required for v1 user authorization type",
+        ));
+    }
+    // The caller must be a user; the new authorization acts for it unless another is named.
+    let unable = || ApiError::invalid("unable to create token");
+    let caller = auth.user_id.ok_or_else(unable)?;
+    app.meta(move |m| m.get_user(caller))
+        .await
+        .map_err(|_| unable())?;
+    let user_id = match body.user_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(u) => parse_id(u)?,
+        None => caller,
+    };
+    auth.require(&Perm::in_org(
+        Action::Write,
+        ResourceType::Authorizations,
+        org_id,
+    ))?;
+    auth.require(&Perm::resource(Action::Write, ResourceType::Users, user_id))?;
+    for p in &perms {
+        if !auth.allowed(p) {
+            return Err(ApiError::forbidden(format!(
+                "permission {} is not allowed",
+                display(p)
+            )));
+        }
+    }
+    let create = meta::AuthorizationCreate {
+        org_id: Some(org_id),
+        user_id: Some(user_id),
+        description: body.description,
+        status,
+        permissions: perms,
+        token: Some(body.token),
+    };
+    let a = app
+        .meta(move |m| m.create_legacy_authorization(create))
+        .await?;
+    let names = names(&app).await?;
+    Ok((StatusCode::CREATED, Json(view(&a, &names)?)))
+}
+
+async fn find(app: &App, id: Id) -> Result<Authorization, ApiError> {
+    app.meta(move |m| m.get_legacy_authorization(id)).await
+}
+
+pub async fn get_one(
+    State(app): State<App>,
+    auth: Auth,
+    IdPath(id): IdPath,
+) -> Result<Json<Value>, ApiError> {
+    let a = find(&app, id).await?;
+    allowed(&auth, &a, Action::Read)?;
+    let names = names(&app).await?;
+    Ok(Json(view(&a, &names)?))
+}
+
+/// InfluxDB's `AuthorizationUpdate`.
+#[derive(Debug, Deserialize)]
+pub struct UpdateBody {
+    status: Option<String>,
+    description: Option<String>,
+}
+
+pub async fn update(
+    State(app): State<App>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let a = find(&app, id).await?;
+    allowed(&auth, &a, Action::Read)?;
+    allowed(&auth, &a, Action::Write)?;
+    // InfluxDB stores the update first and rejects an unknown status when encoding it.
+    let status = match body.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            parse_status(Some(s))
+                .ok()
+                .flatten()
+                .ok_or_else(|| ApiError::invalid("unknown authorization status"))?,
+        ),
+    };
+    let upd = meta::AuthorizationUpdate {
+        status,
+        description: body.description,
+    };
+    let a = app
+        .meta(move |m| m.update_legacy_authorization(id, upd))
+        .await?;
+    let names = names(&app).await?;
+    Ok(Json(view(&a, &names)?))
+}
+
+pub async fn delete(
+    State(app): State<App>,
+    auth: Auth,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    let a = find(&app, id).await?;
+    allowed(&auth, &a, Action::Write)?;
+    app.meta(move |m| m.delete_legacy_authorization(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `{"password": "..."}`.
+#[derive(Debug, Deserialize)]
+pub struct PasswordBody {
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /{id}/password`: 204; the authorization must exist (404), the caller may write its
+/// user (401), the password has at least 8 characters (400).
+pub async fn set_password(
+    State(app): State<App>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    let a = find(&app, id).await?;
+    if let Some(u) = a.user_id {
+        auth.require(&Perm::resource(Action::Write, ResourceType::Users, u))?;
+    }
+    app.meta(move |m| m.set_legacy_password(id, &body.password))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
