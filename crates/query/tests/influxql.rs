@@ -378,7 +378,7 @@ fn statement_errors_name_the_construct() {
     let src = source();
     let errors: Vec<Option<String>> = run(
         &src,
-        "SELECT mean(usage), usage FROM cpu; SELECT usage + 1 FROM cpu; SELECT mean(usage) FROM cpu WHERE time > 1m OR host = 'a'; SELECT holt_winters(usage, 1, 1) FROM cpu; SELECT mean(s) FROM mem; SELECT v FROM other.autogen.m; SELECT usage FROM cpu WHERE time != 0",
+        "SELECT mean(usage), usage FROM cpu; SELECT usage + 1 FROM cpu; SELECT mean(usage) FROM cpu WHERE time > 1m OR host = 'a'; SELECT holt_winters(usage, 1, 1) FROM cpu; SELECT nope(usage) FROM cpu; SELECT mean(s) FROM mem; SELECT v FROM other.autogen.m; SELECT usage FROM cpu WHERE time != 0",
     )
     .into_iter()
     .map(|r| r.error)
@@ -389,7 +389,8 @@ fn statement_errors_name_the_construct() {
             Some("mixing aggregate and non-aggregate queries is not supported".into()),
             Some("unsupported expression in SELECT: usage + 1".into()),
             Some("invalid time condition: time > 1m OR host = 'a' (time may only be compared in top-level AND terms)".into()),
-            Some("undefined function holt_winters()".into()),
+            Some("function holt_winters() is not supported".into()),
+            Some("undefined function nope()".into()),
             Some("unsupported mean() on a string field: s".into()),
             Some("database not found: other".into()),
             Some("invalid time comparison operator: != (use =, <, <=, >, >=)".into()),

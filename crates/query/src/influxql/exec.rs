@@ -1,18 +1,24 @@
 //! Runs InfluxQL statements against a [`Source`].
 //!
-//! A `SELECT` reads each measurement once through [`Source::read`] with the time range and a
-//! predicate on `_measurement`, the needed `_field`s and the tag equalities of the `WHERE`
-//! clause pushed down; the per-field tables are joined on time into rows per series (InfluxDB's
-//! points), the rest of the `WHERE` clause is evaluated per row (a missing tag is `''`, a
-//! missing field fails every comparison), then rows are grouped into series per measurement
-//! and `GROUP BY` tag set, and either listed (raw) or aggregated per window.
+//! A `SELECT` reads each measurement through [`Source::read`] with the time range and a
+//! predicate on `_measurement`, the needed `_field`s and the exact tag conditions of the
+//! `WHERE` clause (`tag = 'v'`, `tag =~ /re/` when `''` does not match) pushed down. Then:
+//! * aggregates `count sum min max first last` (and `mean` of float fields, as sum and count)
+//!   under a condition that reads no field are computed by storage per series and window
+//!   ([`WindowAggregate`]) and only combined here across the series of a group;
+//! * otherwise the per-field tables of a series are joined on time into rows (InfluxDB's
+//!   points), the rest of the condition is evaluated per row (a missing tag is `''`, a missing
+//!   field fails every comparison), and rows are listed (raw selects) or aggregated per window.
+//!
+//! Rows form series per measurement and `GROUP BY` tag set; windows are aligned to the epoch
+//! (plus the offset); `fill` applies to windows without points; without `GROUP BY time` the
+//! one row's time is the range's start (0 when unbounded), or the point's for a lone selector.
 //!
 //! Keys (measurements, tags, fields and their types) come from a read of the last point of
-//! every series over all time, which the storage engine answers from its index and block
-//! metadata without decoding the data.
+//! every series over all time (a window aggregate per series, never the raw points).
 //!
 //! Bounds: a statement's answer is built whole in memory (the caller's memory limit applies to
-//! the reads), and `GROUP BY time` with a fill other than `none` may emit at most
+//! each read), and `GROUP BY time` with a fill other than `none` may emit at most
 //! [`MAX_WINDOWS`] windows per series.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -665,6 +671,49 @@ fn tags_pass(cond: Option<&Expr>, tags: &[(String, String)], now: i64) -> R<bool
 // ---------------------------------------------------------------------------------------------
 // SELECT
 
+/// InfluxQL's functions outside the supported set, named as such in errors.
+const KNOWN_FUNCTIONS: &[&str] = &[
+    "abs",
+    "acos",
+    "asin",
+    "atan",
+    "atan2",
+    "bottom",
+    "ceil",
+    "chande_momentum_oscillator",
+    "cos",
+    "cumulative_sum",
+    "derivative",
+    "difference",
+    "double_exponential_moving_average",
+    "elapsed",
+    "exp",
+    "floor",
+    "histogram",
+    "holt_winters",
+    "holt_winters_with_fit",
+    "integral",
+    "kaufmans_adaptive_moving_average",
+    "kaufmans_efficiency_ratio",
+    "ln",
+    "log",
+    "log10",
+    "log2",
+    "moving_average",
+    "non_negative_derivative",
+    "non_negative_difference",
+    "pow",
+    "relative_strength_index",
+    "round",
+    "sample",
+    "sin",
+    "sqrt",
+    "tan",
+    "top",
+    "triple_exponential_derivative",
+    "triple_exponential_moving_average",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Func {
     Count,
@@ -986,6 +1035,9 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
             }
             Expr::Call { name, args } => {
                 let Some(func) = Func::parse(name) else {
+                    if KNOWN_FUNCTIONS.contains(&name.as_str()) {
+                        return Err(format!("function {name}() is not supported"));
+                    }
                     return Err(format!("undefined function {name}()"));
                 };
                 aggregate = true;

@@ -2,7 +2,7 @@
 //!
 //! * [`parse`] reads a query (statements separated by `;`) into [`ast::Statement`]s; a syntax
 //!   error is a [`ParseError`] whose text InfluxDB prefixes with `error parsing query: `.
-//! * [`execute`] runs the statements against a [`Source`] and answers one [`StatementResult`]
+//! * [`execute`] runs the statements against a [`Source`](crate::source::Source) and answers one [`StatementResult`]
 //!   per statement (an error in one statement is that result's `error`, as InfluxDB does).
 //! * [`encode`] writes results as InfluxDB's JSON (optionally chunked, times as RFC3339 or epoch
 //!   integers) or its v1 CSV.
@@ -14,10 +14,11 @@
 //! DATABASES`, `RETENTION POLICIES`, `MEASUREMENTS`, `TAG KEYS`, `TAG VALUES`, `FIELD KEYS`,
 //! `SERIES`. Everything else is an error that names the construct.
 //!
-//! Execution reads through the same [`Source`] as Flux, with the range and the measurement,
-//! field and tag-equality predicates pushed down; rows are joined per series on time and the
-//! InfluxQL semantics (windows aligned to the epoch, fill, selectors' times, series per tag
-//! set) are applied here.
+//! Execution reads through the same [`Source`](crate::source::Source) as Flux, with the range and the measurement,
+//! field and tag predicates pushed down, and the common aggregates computed by storage per
+//! series (see `exec`); the InfluxQL semantics (series per tag set, windows aligned to the
+//! epoch, fill, selectors' times) are applied here. A statement's error names the construct
+//! outside the supported subset.
 
 pub mod ast;
 pub mod encode;

@@ -709,6 +709,9 @@ impl Parser {
     }
 
     fn source(&mut self) -> Result<Source, ParseError> {
+        if let (Tok::Punct("("), pos) = self.peek()? {
+            return Err(self.err_msg(pos, "subqueries are not supported".into()));
+        }
         if let Some(r) = self.maybe_regex()? {
             return Ok(Source {
                 database: None,
@@ -1317,6 +1320,10 @@ mod tests {
         assert_eq!(
             err("SELECT v FROM m; x"),
             format!("found x, expected {STATEMENT_STARTS} at line 1, char 18")
+        );
+        assert_eq!(
+            err("SELECT mean(v) FROM (SELECT v FROM m)"),
+            "subqueries are not supported at line 1, char 21"
         );
         assert_eq!(
             err("SELECT v FROM m GROUP BY time(1h) fill(sideways)"),
