@@ -439,7 +439,7 @@ async fn shows_and_errors(srv: &TestServer, s: &Setup) {
     assert_eq!(got["results"][0]["error"], "database not found: nodb");
     assert_eq!(
         got["results"][1]["error"],
-        "undefined function derivative()"
+        "function derivative() is not supported"
     );
     // Credentials as for /write.
     let r = srv
