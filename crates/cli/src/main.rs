@@ -12,6 +12,7 @@ mod restore;
 mod serve;
 mod setup;
 mod transfer;
+mod v1auth;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,9 @@ enum Command {
     Query(query::QueryArgs),
     /// Set up a fresh server: initial user, organization, bucket and operator token.
     Setup(setup::SetupArgs),
+    /// Commands for the InfluxDB 1.x compatibility API: `v1 auth` manages 1.x usernames and
+    /// passwords, as `influx v1 auth` does.
+    V1(v1auth::V1Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Backup(args) => backup::run(args),
         Command::Restore(args) => restore::run(args),
         Command::Query(args) => query::run(args),
+        Command::V1(args) => v1auth::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
