@@ -88,6 +88,7 @@ fn run(src: &MemSource, q: &str) -> Vec<StatementResult> {
         dbrps: vec![],
         now: 20 * M,
         memory_limit: None,
+        cancel: None,
     };
     influxql::execute(&statements, &ctx)
 }
@@ -445,4 +446,34 @@ fn pushed_and_row_aggregates_agree() {
         }
     }
     assert_eq!(checked, 7 * 4 * 4 * 3);
+}
+
+#[test]
+fn canceled_statements_answer_an_error() {
+    let src = source();
+    let statements =
+        influxql::parse("SHOW MEASUREMENTS; SELECT usage FROM cpu").unwrap_or_default();
+    assert_eq!(statements.len(), 2);
+    let ctx = Context {
+        source: &src,
+        database: Some("db".into()),
+        retention_policy: None,
+        resolved: vec![Resolved {
+            database: "db".into(),
+            retention_policy: None,
+            bucket: Ok(BucketRef::Name("b".into())),
+        }],
+        dbrps: vec![],
+        now: 0,
+        memory_limit: None,
+        cancel: Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+            true,
+        ))),
+    };
+    let r = influxql::execute(&statements, &ctx);
+    assert!(
+        r.iter()
+            .all(|r| r.error.as_deref() == Some("query canceled")),
+        "{r:?}"
+    );
 }

@@ -404,24 +404,28 @@ fn csv_cell(v: &Value, epoch: Option<Epoch>) -> String {
     }
 }
 
-/// The whole CSV answer. A statement error is written as InfluxDB does for a failed request:
+/// Writes statements' results as CSV one after another (the state carries the blank line
+/// between statements). A statement error is written as InfluxDB writes a failed request's:
 /// an `error` header and the message.
-pub fn csv(results: &[StatementResult], epoch: Option<Epoch>) -> String {
-    let mut out = String::new();
-    let mut started = false;
-    for r in results {
+#[derive(Debug, Default)]
+pub struct CsvWriter {
+    started: bool,
+}
+
+impl CsvWriter {
+    pub fn write(&mut self, out: &mut String, r: &StatementResult, epoch: Option<Epoch>) {
         if let Some(e) = &r.error {
-            csv_row(&mut out, &["error".to_string()]);
-            csv_row(&mut out, std::slice::from_ref(e));
-            continue;
+            csv_row(out, &["error".to_string()]);
+            csv_row(out, std::slice::from_ref(e));
+            return;
         }
         if r.series.is_empty() {
-            continue;
+            return;
         }
-        if started {
+        if self.started {
             out.push('\n');
         }
-        started = true;
+        self.started = true;
         let mut header: Option<&Vec<String>> = None;
         for s in &r.series {
             if let Some(h) = header
@@ -433,7 +437,7 @@ pub fn csv(results: &[StatementResult], epoch: Option<Epoch>) -> String {
             if header.is_none() {
                 let mut cells = vec!["name".to_string(), "tags".to_string()];
                 cells.extend(s.columns.iter().cloned());
-                csv_row(&mut out, &cells);
+                csv_row(out, &cells);
                 header = Some(&s.columns);
             }
             let name = s.name.clone().unwrap_or_default();
@@ -441,9 +445,18 @@ pub fn csv(results: &[StatementResult], epoch: Option<Epoch>) -> String {
             for row in &s.values {
                 let mut cells = vec![name.clone(), tags.clone()];
                 cells.extend(row.iter().map(|v| csv_cell(v, epoch)));
-                csv_row(&mut out, &cells);
+                csv_row(out, &cells);
             }
         }
+    }
+}
+
+/// The whole CSV answer (see [`CsvWriter`]).
+pub fn csv(results: &[StatementResult], epoch: Option<Epoch>) -> String {
+    let mut out = String::new();
+    let mut w = CsvWriter::default();
+    for r in results {
+        w.write(&mut out, r, epoch);
     }
     out
 }

@@ -68,6 +68,9 @@ pub struct Context<'a> {
     /// `now()` in ns.
     pub now: i64,
     pub memory_limit: Option<usize>,
+    /// Set to true (e.g. when the client disconnects) to stop: the running statement and the
+    /// ones after it answer `query canceled`.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Context<'_> {
@@ -120,6 +123,19 @@ impl Context<'_> {
         out
     }
 
+    fn check_cancel(&self) -> R<()> {
+        match &self.cancel {
+            Some(c) if c.load(std::sync::atomic::Ordering::Relaxed) => Err("query canceled".into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads from the source unless canceled.
+    fn read(&self, req: &ReadRequest) -> R<Vec<Table>> {
+        self.check_cancel()?;
+        self.source.read(req).map_err(|e| e.to_string())
+    }
+
     fn bucket(&self, db: Option<&str>, rp: Option<&str>) -> Result<BucketRef, String> {
         let Some(db) = db.or(self.database.as_deref()) else {
             return Err("database name required".into());
@@ -153,6 +169,13 @@ pub fn execute(statements: &[Statement], ctx: &Context<'_>) -> Vec<StatementResu
 
 /// Runs one statement.
 pub fn execute_statement(id: usize, s: &Statement, ctx: &Context<'_>) -> StatementResult {
+    if let Err(e) = ctx.check_cancel() {
+        return StatementResult {
+            statement_id: id,
+            series: vec![],
+            error: Some(e),
+        };
+    }
     let series = match s {
         Statement::Select(sel) => select(ctx, sel),
         Statement::ShowDatabases => Ok(show_databases(ctx)),
@@ -300,7 +323,7 @@ fn scan_keys(ctx: &Context<'_>, bucket: &BucketRef, predicate: Option<Predicate>
             }),
             memory_limit: ctx.memory_limit,
         };
-        for t in ctx.source.read(&req).map_err(|e| e.to_string())? {
+        for t in ctx.read(&req)? {
             let ty = t
                 .col_index("_value")
                 .map_or(DataType::Float, |i| t.columns[i].ty);
@@ -1221,7 +1244,7 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
             aggregate: None,
             memory_limit: ctx.memory_limit,
         };
-        let tables = ctx.source.read(&req).map_err(|e| e.to_string())?;
+        let tables = ctx.read(&req)?;
         // Each series' fields, joined on time below.
         let mut series: BTreeMap<Tags, Vec<FieldColumn>> = BTreeMap::new();
         for mut t in tables {
@@ -1480,7 +1503,7 @@ fn pushed_windows(
                 }),
                 memory_limit: ctx.memory_limit,
             };
-            for t in ctx.source.read(&req).map_err(|e| e.to_string())? {
+            for t in ctx.read(&req)? {
                 let (_, _, tags) = tags_of(&t);
                 if let Some(c) = cond
                     && !truth(c, &TagRow(&tags))?

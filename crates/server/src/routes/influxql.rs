@@ -9,17 +9,22 @@
 //!
 //! Answers as InfluxDB: 200 with `{"results":[...]}` (a statement's failure is that result's
 //! `error`), 400 `{"error":"error parsing query: ..."}` for a syntax error or a missing `q`,
-//! CSV for `Accept: application/csv` or `text/csv`. The statements run on the blocking pool;
-//! the body streams out as it is encoded. An answer is built whole per statement before it is
-//! written (see `query::influxql` for the bounds); `chunked=true` splits it into lines of at
-//! most `chunk_size` rows.
+//! CSV for `Accept: application/csv` or `text/csv`. The statements run one at a time on the
+//! blocking thread that writes the body, each result written as soon as it is known, so only
+//! one statement's answer is held at once (see `query::influxql` for its bounds);
+//! `chunked=true` splits each into lines of at most `chunk_size` rows. A client that goes away
+//! cancels the statements. `pretty=true` answers are indented whole at the end.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
 use meta::DbrpFilter;
 use query::influxql::encode::{self, Epoch};
 use query::influxql::{Context, Dbrp, Resolved, Statement};
@@ -29,6 +34,7 @@ use crate::App;
 use crate::auth::V1Auth;
 use crate::error::{ApiError, Code};
 use crate::routes::paging::Params;
+use crate::routes::stream::stream_body;
 use crate::routes::write::{find_dbrp_bucket, read_body};
 use crate::source::{EngineSource, bucket_read_perm};
 
@@ -200,53 +206,114 @@ pub async fn query_v1(
         org_id,
         auth,
     });
-    let results = app
-        .storage(move |_| {
-            let empty = MemSource::default();
-            let source: &dyn Source = match &engine_source {
-                Some(s) => s,
-                None => &empty,
-            };
-            let ctx = Context {
-                source,
-                database: db,
-                retention_policy: rp,
-                resolved,
-                dbrps,
-                now,
-                memory_limit,
-            };
-            query::influxql::execute(&statements, &ctx)
-        })
-        .await?;
-
-    let (content_type, body) = if csv {
-        ("text/csv", encode::csv(&results, epoch))
+    let format = if csv {
+        Format::Csv
     } else if let Some(n) = chunk_size {
-        let mut out = String::new();
-        for r in &results {
-            for line in encode::json_chunks(r, epoch, n) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-        }
-        ("application/json", out)
+        Format::Chunked(n)
+    } else if is_pretty {
+        Format::Pretty
     } else {
-        let json = encode::json(&results, epoch);
-        let json = if is_pretty {
-            encode::indent(&json)
-        } else {
-            json
-        };
-        ("application/json", format!("{json}\n"))
+        Format::Json
     };
-    let body = crate::routes::stream::stream_body(None, move |w| {
-        w.write_all(body.as_bytes()).map_err(|e| e.to_string())
+    // The statements run on the blocking thread that writes the body, one at a time: only
+    // one statement's answer is held at once. A client that goes away cancels the rest.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let guard = CancelOnDrop(Arc::clone(&cancel));
+    let body = stream_body(None, move |w| {
+        let empty = MemSource::default();
+        let source: &dyn Source = match &engine_source {
+            Some(s) => s,
+            None => &empty,
+        };
+        let ctx = Context {
+            source,
+            database: db,
+            retention_policy: rp,
+            resolved,
+            dbrps,
+            now,
+            memory_limit,
+            cancel: Some(cancel),
+        };
+        write_results(w, &statements, &ctx, format, epoch).map_err(|e| e.to_string())
     });
+    // The guard lives as long as the body: dropped with it when the client goes away.
+    let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
+        let _ = &guard;
+        chunk
+    }));
+    let content_type = if csv { "text/csv" } else { "application/json" };
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(resp)
+}
+
+/// How the answer is written.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Json,
+    Pretty,
+    /// JSON lines of at most this many rows.
+    Chunked(usize),
+    Csv,
+}
+
+/// Sets the flag when dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs each statement and writes its result as soon as it is known.
+fn write_results(
+    w: &mut dyn Write,
+    statements: &[Statement],
+    ctx: &Context<'_>,
+    format: Format,
+    epoch: Option<Epoch>,
+) -> std::io::Result<()> {
+    let mut csv = encode::CsvWriter::default();
+    let mut pretty = String::from("{\"results\":[");
+    if let Format::Json = format {
+        w.write_all(b"{\"results\":[")?;
+    }
+    for (i, stmt) in statements.iter().enumerate() {
+        let r = query::influxql::execute_statement(i, stmt, ctx);
+        let mut out = String::new();
+        match format {
+            Format::Json | Format::Pretty => {
+                if i > 0 {
+                    out.push(',');
+                }
+                encode::json_result(&mut out, &r, epoch);
+            }
+            Format::Chunked(n) => {
+                for line in encode::json_chunks(&r, epoch, n) {
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            }
+            Format::Csv => csv.write(&mut out, &r, epoch),
+        }
+        if let Format::Pretty = format {
+            pretty.push_str(&out);
+        } else {
+            w.write_all(out.as_bytes())?;
+        }
+    }
+    match format {
+        Format::Json => w.write_all(b"]}\n"),
+        Format::Pretty => {
+            pretty.push_str("]}");
+            w.write_all(encode::indent(&pretty).as_bytes())?;
+            w.write_all(b"\n")
+        }
+        Format::Chunked(_) | Format::Csv => Ok(()),
+    }
 }
 
 #[cfg(test)]
