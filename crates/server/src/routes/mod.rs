@@ -13,6 +13,7 @@ pub mod dbrps;
 pub mod delete;
 pub mod health;
 pub mod influxql;
+pub mod labels;
 pub mod legacy;
 pub mod members;
 pub mod orgs;
@@ -44,8 +45,6 @@ use crate::error::{ApiError, Code};
 /// router spells it (the first ID of a resource is `{id}` throughout). README lists them.
 pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/api/v2"),
-    ("POST", "/api/v2/buckets/{id}/labels"),
-    ("DELETE", "/api/v2/buckets/{id}/labels/{labelID}"),
     ("GET|POST", "/api/v2/checks"),
     ("GET|PUT|PATCH|DELETE", "/api/v2/checks/{id}"),
     ("GET|POST", "/api/v2/checks/{id}/labels"),
@@ -73,8 +72,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET", "/debug/pprof/threadcreate"),
     ("GET", "/debug/pprof/trace"),
     ("GET", "/api/v2/flags"),
-    ("GET|POST", "/api/v2/labels"),
-    ("GET|PATCH|DELETE", "/api/v2/labels/{id}"),
     ("GET|POST", "/api/v2/notificationEndpoints"),
     ("GET|PUT|PATCH|DELETE", "/api/v2/notificationEndpoints/{id}"),
     ("GET|POST", "/api/v2/notificationEndpoints/{id}/labels"),
@@ -200,7 +197,21 @@ pub fn router() -> Router<App> {
                 .patch(buckets::update)
                 .delete(buckets::delete),
         )
-        .route("/api/v2/buckets/{id}/labels", get(buckets::labels))
+        .route(
+            "/api/v2/buckets/{id}/labels",
+            get(labels::bucket_list).post(labels::bucket_add),
+        )
+        .route(
+            "/api/v2/buckets/{id}/labels/{labelID}",
+            axum::routing::delete(labels::bucket_remove),
+        )
+        .route("/api/v2/labels", get(labels::list).post(labels::create))
+        .route(
+            "/api/v2/labels/{id}",
+            get(labels::get_one)
+                .patch(labels::update)
+                .delete(labels::delete),
+        )
         .route("/api/v2/users", get(users::list).post(users::create))
         .route(
             "/api/v2/users/{id}",

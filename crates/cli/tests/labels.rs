@@ -1,0 +1,431 @@
+//! Labels over HTTP against the real binary: `/api/v2/labels` CRUD, the labels of a bucket, the
+//! 400/401/404/422 answers, permissions of a read-only token, and labels surviving a restart and
+//! a KV backup/restore.
+
+mod common;
+
+use common::{Resp, TestServer};
+use serde_json::{Value, json};
+
+async fn create(srv: &TestServer, token: &str, body: Value) -> Resp {
+    srv.call("POST", "/api/v2/labels", Some(token), Some(body))
+        .await
+}
+
+fn names(r: &Resp) -> Vec<String> {
+    let mut v: Vec<String> = r.json()["labels"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no labels in {}", r.text))
+        .iter()
+        .map(|l| l["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn label_crud_with_influxdb_answers() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let t = Some(s.token.as_str());
+
+    let r = create(
+        &srv,
+        &s.token,
+        json!({"orgID": s.org_id, "name": "prod",
+               "properties": {"color": "#ff0000", "description": "live"}}),
+    )
+    .await;
+    r.status(201);
+    let id = r.str("/label/id");
+    assert_eq!(
+        r.json(),
+        json!({
+            "links": {"self": format!("/api/v2/labels/{id}")},
+            "label": {"id": id, "orgID": s.org_id, "name": "prod",
+                      "properties": {"color": "#ff0000", "description": "live"}},
+        })
+    );
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    // Without properties there is no `properties` key, as InfluxDB's omitempty.
+    let r = create(&srv, &s.token, json!({"orgID": s.org_id, "name": "dev"})).await;
+    r.status(201);
+    let dev = r.str("/label/id");
+    assert_eq!(
+        r.json()["label"],
+        json!({"id": dev, "orgID": s.org_id, "name": "dev"})
+    );
+
+    // Errors: duplicate name in any case (422), no name / no org / bad org (400), unknown org
+    // (404), bad body (400).
+    create(&srv, &s.token, json!({"orgID": s.org_id, "name": "PROD"}))
+        .await
+        .error(422, "conflict")
+        .message("label with name PROD already exists");
+    create(&srv, &s.token, json!({"orgID": s.org_id, "name": " "}))
+        .await
+        .error(400, "invalid")
+        .message("label name is required");
+    create(&srv, &s.token, json!({"name": "x"}))
+        .await
+        .error(400, "invalid")
+        .message("orgID is required");
+    create(&srv, &s.token, json!({"orgID": "nope", "name": "x"}))
+        .await
+        .error(400, "invalid");
+    create(
+        &srv,
+        &s.token,
+        json!({"orgID": "00000000000000ff", "name": "x"}),
+    )
+    .await
+    .error(404, "not found")
+    .message("organization not found");
+    create(
+        &srv,
+        &s.token,
+        json!({"orgID": s.org_id, "name": "x", "properties": {"n": 1}}),
+    )
+    .await
+    .error(400, "invalid");
+
+    // Get, list and its filters.
+    let r = srv
+        .call("GET", &format!("/api/v2/labels/{id}"), t, None)
+        .await;
+    r.status(200);
+    assert_eq!(r.json()["label"]["name"], "prod");
+    let r = srv.call("GET", "/api/v2/labels", t, None).await;
+    r.status(200);
+    assert_eq!(r.json()["links"], json!({"self": "/api/v2/labels"}));
+    assert_eq!(names(&r), ["dev", "prod"]);
+    let r = srv.call("GET", "/api/v2/labels?name=PROD", t, None).await;
+    assert_eq!(names(&r), ["prod"]);
+    let r = srv
+        .call(
+            "GET",
+            &format!("/api/v2/labels?orgID={}", s.org_id),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(names(&r), ["dev", "prod"]);
+    let r = srv
+        .call("GET", "/api/v2/labels?orgID=00000000000000ff", t, None)
+        .await;
+    assert_eq!(names(&r), Vec::<String>::new());
+    srv.call("GET", "/api/v2/labels/00000000000000ff", t, None)
+        .await
+        .error(404, "not found")
+        .message("label not found");
+    srv.call("GET", "/api/v2/labels/xyz", t, None)
+        .await
+        .error(400, "invalid");
+
+    // PATCH: properties merge (empty value removes), rename, conflicts.
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v2/labels/{id}"),
+            t,
+            Some(json!({"properties": {"color": "#00ff00", "description": ""}})),
+        )
+        .await;
+    r.status(200);
+    assert_eq!(
+        r.json()["label"],
+        json!({"id": id, "orgID": s.org_id, "name": "prod",
+               "properties": {"color": "#00ff00"}})
+    );
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v2/labels/{id}"),
+            t,
+            Some(json!({"name": "production"})),
+        )
+        .await;
+    r.status(200);
+    assert_eq!(r.json()["label"]["name"], "production");
+    assert_eq!(r.json()["label"]["properties"], json!({"color": "#00ff00"}));
+    srv.call(
+        "PATCH",
+        &format!("/api/v2/labels/{id}"),
+        t,
+        Some(json!({"name": "Dev"})),
+    )
+    .await
+    .error(422, "conflict")
+    .message("label with name Dev already exists");
+    srv.call(
+        "PATCH",
+        "/api/v2/labels/00000000000000ff",
+        t,
+        Some(json!({"name": "z"})),
+    )
+    .await
+    .error(404, "not found");
+
+    // DELETE: 204, then 404.
+    srv.call("DELETE", &format!("/api/v2/labels/{dev}"), t, None)
+        .await
+        .status(204);
+    srv.call("DELETE", &format!("/api/v2/labels/{dev}"), t, None)
+        .await
+        .error(404, "not found")
+        .message("label not found");
+    let r = srv.call("GET", "/api/v2/labels", t, None).await;
+    assert_eq!(names(&r), ["production"]);
+
+    // Without a token: 401 before anything else.
+    srv.call("GET", "/api/v2/labels", None, None)
+        .await
+        .error(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn bucket_labels_and_permissions() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let t = Some(s.token.as_str());
+    let b = &s.bucket_id;
+    let path = format!("/api/v2/buckets/{b}/labels");
+
+    let a = create(&srv, &s.token, json!({"orgID": s.org_id, "name": "a"}))
+        .await
+        .str("/label/id");
+    let z = create(&srv, &s.token, json!({"orgID": s.org_id, "name": "z"}))
+        .await
+        .str("/label/id");
+    let r = srv.call("GET", &path, t, None).await;
+    r.status(200);
+    assert_eq!(
+        r.json(),
+        json!({"links": {"self": "/api/v2/labels"}, "labels": []})
+    );
+
+    // Adding: 201 with the label; twice is a conflict; bad bodies and unknown IDs.
+    let r = srv
+        .call("POST", &path, t, Some(json!({"labelID": a})))
+        .await;
+    r.status(201);
+    assert_eq!(
+        r.json(),
+        json!({"links": {"self": format!("/api/v2/labels/{a}")},
+               "label": {"id": a, "orgID": s.org_id, "name": "a"}})
+    );
+    srv.call("POST", &path, t, Some(json!({"labelID": z})))
+        .await
+        .status(201);
+    srv.call("POST", &path, t, Some(json!({"labelID": a})))
+        .await
+        .error(422, "conflict")
+        .message("Cannot add label, label already exists on resource");
+    srv.call("POST", &path, t, Some(json!({})))
+        .await
+        .error(400, "invalid")
+        .message("label id is required");
+    let r = srv
+        .req(reqwest::Method::POST, &path)
+        .header("Authorization", format!("Token {}", s.token))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    Resp::from(r)
+        .await
+        .error(400, "invalid")
+        .message("Invalid post label map request");
+    srv.call(
+        "POST",
+        &path,
+        t,
+        Some(json!({"labelID": "00000000000000ff"})),
+    )
+    .await
+    .error(404, "not found")
+    .message("label not found");
+    srv.call(
+        "POST",
+        "/api/v2/buckets/00000000000000ff/labels",
+        t,
+        Some(json!({"labelID": a})),
+    )
+    .await
+    .error(404, "not found")
+    .message("bucket not found");
+    srv.call("GET", "/api/v2/buckets/00000000000000ff/labels", t, None)
+        .await
+        .error(404, "not found")
+        .message("bucket not found");
+
+    let r = srv.call("GET", &path, t, None).await;
+    r.status(200);
+    assert_eq!(names(&r), ["a", "z"]);
+
+    // A token that reads buckets and labels of the org, and writes nothing.
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/authorizations",
+            t,
+            Some(json!({"orgID": s.org_id, "permissions": [
+                {"action": "read", "resource": {"type": "buckets", "orgID": s.org_id}},
+                {"action": "read", "resource": {"type": "labels", "orgID": s.org_id}}]})),
+        )
+        .await;
+    r.status(201);
+    let ro_token = r.str("/token");
+    let ro = Some(ro_token.as_str());
+    assert_eq!(names(&srv.call("GET", &path, ro, None).await), ["a", "z"]);
+    assert_eq!(
+        names(&srv.call("GET", "/api/v2/labels", ro, None).await),
+        ["a", "z"]
+    );
+    srv.call("GET", &format!("/api/v2/labels/{a}"), ro, None)
+        .await
+        .status(200);
+    create(&srv, &ro_token, json!({"orgID": s.org_id, "name": "nope"}))
+        .await
+        .error(401, "unauthorized")
+        .message(&format!("write:orgs/{}/labels is unauthorized", s.org_id));
+    srv.call(
+        "PATCH",
+        &format!("/api/v2/labels/{a}"),
+        ro,
+        Some(json!({"name": "b"})),
+    )
+    .await
+    .error(401, "unauthorized")
+    .message(&format!(
+        "write:orgs/{}/labels/{a} is unauthorized",
+        s.org_id
+    ));
+    srv.call("DELETE", &format!("/api/v2/labels/{a}"), ro, None)
+        .await
+        .error(401, "unauthorized");
+    srv.call("DELETE", &format!("{path}/{a}"), ro, None)
+        .await
+        .error(401, "unauthorized");
+    srv.call("POST", &path, ro, Some(json!({"labelID": a})))
+        .await
+        .error(401, "unauthorized");
+
+    // A token that reads buckets only sees no labels, on the bucket or in the list.
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/authorizations",
+            t,
+            Some(json!({"orgID": s.org_id, "permissions": [
+                {"action": "read", "resource": {"type": "buckets", "orgID": s.org_id}}]})),
+        )
+        .await;
+    let bo = r.str("/token");
+    let bo = Some(bo.as_str());
+    assert_eq!(
+        names(&srv.call("GET", &path, bo, None).await),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names(&srv.call("GET", "/api/v2/labels", bo, None).await),
+        Vec::<String>::new()
+    );
+    srv.call("GET", &format!("/api/v2/labels/{a}"), bo, None)
+        .await
+        .error(401, "unauthorized")
+        .message(&format!(
+            "read:orgs/{}/labels/{a} is unauthorized",
+            s.org_id
+        ));
+
+    // Taking a label off: 204, also when it is not there; unknown label or bucket: 404.
+    srv.call("DELETE", &format!("{path}/{a}"), t, None)
+        .await
+        .status(204);
+    srv.call("DELETE", &format!("{path}/{a}"), t, None)
+        .await
+        .status(204);
+    assert_eq!(names(&srv.call("GET", &path, t, None).await), ["z"]);
+    srv.call("DELETE", &format!("{path}/00000000000000ff"), t, None)
+        .await
+        .error(404, "not found")
+        .message("label not found");
+    srv.call(
+        "DELETE",
+        &format!("/api/v2/buckets/00000000000000ff/labels/{a}"),
+        t,
+        None,
+    )
+    .await
+    .error(404, "not found")
+    .message("bucket not found");
+    srv.call("DELETE", &format!("{path}/xyz"), t, None)
+        .await
+        .error(400, "invalid");
+
+    // Deleting a label takes it off the bucket.
+    srv.call("DELETE", &format!("/api/v2/labels/{z}"), t, None)
+        .await
+        .status(204);
+    assert_eq!(
+        names(&srv.call("GET", &path, t, None).await),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn labels_survive_restart_and_kv_backup_restore() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let t = Some(s.token.as_str());
+    let path = format!("/api/v2/buckets/{}/labels", s.bucket_id);
+    let l = create(
+        &srv,
+        &s.token,
+        json!({"orgID": s.org_id, "name": "kept", "properties": {"color": "#326BBA"}}),
+    )
+    .await
+    .str("/label/id");
+    srv.call("POST", &path, t, Some(json!({"labelID": l})))
+        .await
+        .status(201);
+    let want = json!({"id": l, "orgID": s.org_id, "name": "kept",
+                      "properties": {"color": "#326BBA"}});
+
+    // Restart on the same data directory.
+    let dir = srv.stop();
+    let srv = TestServer::start_in(dir, &[]).await;
+    let r = srv.call("GET", &path, t, None).await;
+    r.status(200);
+    assert_eq!(r.json()["labels"], json!([want.clone()]));
+
+    // The KV backup carries the labels into another server.
+    let r = srv
+        .req(reqwest::Method::GET, "/api/v2/backup/kv")
+        .header("Authorization", format!("Token {}", s.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let kv = r.bytes().await.unwrap().to_vec();
+    let other = TestServer::start().await;
+    let o = other.setup().await;
+    let r = other
+        .req(reqwest::Method::POST, "/api/v2/restore/kv")
+        .header("Authorization", format!("Token {}", o.token))
+        .header("Content-Type", "application/octet-stream")
+        .body(kv)
+        .send()
+        .await
+        .unwrap();
+    Resp::from(r).await.status(200);
+    let r = other.call("GET", "/api/v2/labels", t, None).await;
+    r.status(200);
+    assert_eq!(r.json()["labels"], json!([want.clone()]));
+    let r = other.call("GET", &path, t, None).await;
+    assert_eq!(r.json()["labels"], json!([want]));
+}

@@ -1,0 +1,249 @@
+//! `/api/v2/labels` (list, create, get, update, delete) and the label routes of buckets
+//! (`GET|POST /api/v2/buckets/{id}/labels`, `DELETE /api/v2/buckets/{id}/labels/{labelID}`),
+//! answered as InfluxDB 2.7's label handlers answer them: `{"links", "label"}` and
+//! `{"links", "labels"}` bodies, 201 on create, 204 on delete.
+//!
+//! Permissions as InfluxDB's label authorizer: creating needs `write:orgs/<org>/labels`; reading
+//! a label `read:orgs/<org>/labels/<id>` (lists keep only the readable ones); changing or deleting
+//! it `write:orgs/<org>/labels/<id>`. A bucket's labels need `read:orgs/<org>/buckets/<id>`;
+//! putting a label on a bucket or taking it off needs write on both the label and the bucket.
+//! Where ironflux checks more than InfluxDB: the bucket of a label route must exist (404
+//! `bucket not found`), as the API contract says.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use meta::{Action, Bucket, Id, Label, LabelCreate, LabelFilter, LabelMapping, ResourceType};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::App;
+use crate::auth::{Auth, Perm};
+use crate::error::ApiError;
+use crate::routes::JsonBody;
+use crate::routes::paging::{IdPath, Params, parse_id};
+
+/// `{"links": {"self": "/api/v2/labels/<id>"}, "label": {...}}`.
+#[derive(Debug, Serialize)]
+pub struct LabelResponse {
+    links: BTreeMap<&'static str, String>,
+    label: Label,
+}
+
+impl LabelResponse {
+    fn new(label: Label) -> Self {
+        let links = BTreeMap::from([("self", format!("/api/v2/labels/{}", label.id))]);
+        LabelResponse { links, label }
+    }
+}
+
+/// `{"links": {"self": "/api/v2/labels"}, "labels": [...]}` (the same `self` on a bucket's
+/// labels, as InfluxDB).
+#[derive(Debug, Serialize)]
+pub struct LabelsResponse {
+    links: BTreeMap<&'static str, String>,
+    labels: Vec<Label>,
+}
+
+impl LabelsResponse {
+    fn new(labels: Vec<Label>) -> Self {
+        let links = BTreeMap::from([("self", "/api/v2/labels".to_string())]);
+        LabelsResponse { links, labels }
+    }
+}
+
+fn read_perm(l: &Label) -> meta::Permission {
+    Perm::at(Action::Read, ResourceType::Labels, l.org_id, l.id)
+}
+
+fn write_perm(l: &Label) -> meta::Permission {
+    Perm::at(Action::Write, ResourceType::Labels, l.org_id, l.id)
+}
+
+async fn find(app: &App, id: Id) -> Result<Label, ApiError> {
+    app.meta(move |m| m.get_label(id)).await
+}
+
+async fn find_bucket(app: &App, id: Id) -> Result<Bucket, ApiError> {
+    app.meta(move |m| m.get_bucket(id)).await
+}
+
+/// `GET /api/v2/labels`: filters `orgID` (ignored when it is not an ID, as InfluxDB) and `name`
+/// (regardless of case); only the labels the caller may read.
+pub async fn list(
+    State(app): State<App>,
+    auth: Auth,
+    params: Params,
+) -> Result<Json<LabelsResponse>, ApiError> {
+    let filter = LabelFilter {
+        org_id: params.get("orgID").and_then(|s| parse_id(s).ok()),
+        name: params.get("name").map(str::to_string),
+    };
+    let all = app.meta(move |m| m.list_labels(&filter)).await?;
+    let visible = all.into_iter().filter(|l| auth.allowed(&read_perm(l)));
+    Ok(Json(LabelsResponse::new(visible.collect())))
+}
+
+/// InfluxDB's `Label` as a create body (`id` is ignored).
+#[derive(Debug, Deserialize)]
+pub struct CreateBody {
+    #[serde(rename = "orgID", default)]
+    org_id: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    properties: Option<BTreeMap<String, String>>,
+}
+
+/// `POST /api/v2/labels`: 201 with the label.
+pub async fn create(
+    State(app): State<App>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<(StatusCode, Json<LabelResponse>), ApiError> {
+    if body.name.trim().is_empty() {
+        return Err(ApiError::invalid("label name is required"));
+    }
+    let Some(org_id) = body.org_id.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(ApiError::invalid("orgID is required"));
+    };
+    let org_id = parse_id(org_id)?;
+    auth.require(&Perm::in_org(Action::Write, ResourceType::Labels, org_id))?;
+    let req = LabelCreate {
+        org_id: Some(org_id),
+        name: body.name,
+        properties: body.properties.unwrap_or_default(),
+    };
+    let l = app.meta(move |m| m.create_label(req)).await?;
+    Ok((StatusCode::CREATED, Json(LabelResponse::new(l))))
+}
+
+/// `GET /api/v2/labels/{id}`.
+pub async fn get_one(
+    State(app): State<App>,
+    auth: Auth,
+    IdPath(id): IdPath,
+) -> Result<Json<LabelResponse>, ApiError> {
+    let l = find(&app, id).await?;
+    auth.require(&read_perm(&l))?;
+    Ok(Json(LabelResponse::new(l)))
+}
+
+/// InfluxDB's `LabelUpdate`.
+#[derive(Debug, Deserialize)]
+pub struct UpdateBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    properties: Option<BTreeMap<String, String>>,
+}
+
+/// `PATCH /api/v2/labels/{id}`: renames with a non-empty `name`; each property with a value is
+/// set, with an empty value removed.
+pub async fn update(
+    State(app): State<App>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Json<LabelResponse>, ApiError> {
+    let l = find(&app, id).await?;
+    auth.require(&write_perm(&l))?;
+    let upd = meta::LabelUpdate {
+        name: body.name,
+        properties: body.properties.unwrap_or_default(),
+    };
+    let l = app.meta(move |m| m.update_label(id, upd)).await?;
+    Ok(Json(LabelResponse::new(l)))
+}
+
+/// `DELETE /api/v2/labels/{id}`: 204; the label's mappings go with it.
+pub async fn delete(
+    State(app): State<App>,
+    auth: Auth,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    let l = find(&app, id).await?;
+    auth.require(&write_perm(&l))?;
+    app.meta(move |m| m.delete_label(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v2/buckets/{id}/labels`: the labels on the bucket that the caller may read.
+pub async fn bucket_list(
+    State(app): State<App>,
+    auth: Auth,
+    IdPath(id): IdPath,
+) -> Result<Json<LabelsResponse>, ApiError> {
+    let b = find_bucket(&app, id).await?;
+    auth.require(&Perm::at(
+        Action::Read,
+        ResourceType::Buckets,
+        b.org_id,
+        b.id,
+    ))?;
+    let all = app.meta(move |m| m.list_resource_labels(id)).await?;
+    let visible = all.into_iter().filter(|l| auth.allowed(&read_perm(l)));
+    Ok(Json(LabelsResponse::new(visible.collect())))
+}
+
+/// Write on the label and on the bucket, as InfluxDB's `CreateLabelMapping` and
+/// `DeleteLabelMapping` ask.
+fn require_mapping_write(auth: &Auth, l: &Label, b: &Bucket) -> Result<(), ApiError> {
+    auth.require(&write_perm(l))?;
+    auth.require(&Perm::at(
+        Action::Write,
+        ResourceType::Buckets,
+        b.org_id,
+        b.id,
+    ))
+}
+
+/// `POST /api/v2/buckets/{id}/labels` with `{"labelID": "..."}`: 201 with the label; 422
+/// `conflict` if the bucket has it already.
+pub async fn bucket_add(
+    State(app): State<App>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<LabelResponse>), ApiError> {
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::invalid("Invalid post label map request"))?;
+    let label_id = match body.get("labelID") {
+        None | Some(Value::Null) => return Err(ApiError::invalid("label id is required")),
+        Some(Value::String(s)) if s.is_empty() => {
+            return Err(ApiError::invalid("label id is required"));
+        }
+        Some(Value::String(s)) => parse_id(s)?,
+        Some(_) => return Err(ApiError::invalid("Invalid post label map request")),
+    };
+    let b = find_bucket(&app, id).await?;
+    let l = find(&app, label_id).await?;
+    auth.require(&read_perm(&l))?;
+    require_mapping_write(&auth, &l, &b)?;
+    let m = LabelMapping {
+        label_id,
+        resource_id: id,
+        resource_type: ResourceType::Buckets,
+    };
+    app.meta(move |s| s.create_label_mapping(&m)).await?;
+    Ok((StatusCode::CREATED, Json(LabelResponse::new(l))))
+}
+
+/// `DELETE /api/v2/buckets/{id}/labels/{labelID}`: 204, also when the bucket did not have the
+/// label (as InfluxDB); 404 when the bucket or the label does not exist.
+pub async fn bucket_remove(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, label_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let label_id = parse_id(&label_id)?;
+    let b = find_bucket(&app, id).await?;
+    let l = find(&app, label_id).await?;
+    require_mapping_write(&auth, &l, &b)?;
+    app.meta(move |m| m.delete_label_mapping(id, label_id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
