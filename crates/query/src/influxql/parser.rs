@@ -911,7 +911,11 @@ impl Parser {
             return Ok(());
         }
         let tag = self.ident()?;
-        s.group_tags.push(tag);
+        // `"host"::tag`, as Grafana writes it.
+        match self.var_tail(tag)? {
+            Expr::Var(tag) => s.group_tags.push(tag),
+            other => return Err(self.err_msg(pos, format!("invalid GROUP BY {other}"))),
+        }
         Ok(())
     }
 
@@ -1244,6 +1248,16 @@ mod tests {
         assert_eq!(s.fields[0].expr.to_string(), "distinct(v)");
         let s = select("SELECT v::float, host::tag FROM m");
         assert_eq!(s.fields[1].expr, Expr::Var("host".into()));
+        // As Grafana writes them.
+        let s = select(
+            r#"SELECT mean("value"::field) FROM "autogen"."cpu" WHERE ("host"::tag =~ /^a$/) and time >= 1704067200000ms and time <= 1704153599999ms GROUP BY time(10s), "host"::tag fill(null)"#,
+        );
+        assert_eq!(s.group_tags, vec!["host".to_string()]);
+        assert_eq!(s.from[0].retention_policy.as_deref(), Some("autogen"));
+        assert_eq!(
+            s.condition.map(|c| c.to_string()).as_deref(),
+            Some("host =~ /^a$/ AND time >= 19723d AND time <= 1704153599999ms")
+        );
     }
 
     #[test]
