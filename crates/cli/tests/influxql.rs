@@ -74,6 +74,19 @@ fn assert_same(got: &Value, want: &Value, what: &str) {
     }
 }
 
+/// Percent-encodes a form value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
@@ -237,6 +250,43 @@ async fn aggregates(srv: &TestServer, s: &Setup) {
                     // count reports 0 for an empty window, the others null.
                     None => assert_eq!(row, &json!([t, null, 0, null, null, null])),
                 }
+            }
+        }
+    }
+
+    // As Grafana asks: POST form, epoch=ms, casts, a regex on a tag, times in ms.
+    let (from_ms, to_ms) = (lo / 1_000_000, (lo + 7 * H) / 1_000_000 - 1);
+    let form = format!(
+        "q={}&db=truthdb&epoch=ms",
+        urlencode(&format!(
+            r#"SELECT mean("usage_user") FROM "autogen"."cpu" WHERE ("region"::tag =~ /^(eu-central|us-west)$/) AND time >= {from_ms}ms and time <= {to_ms}ms GROUP BY time(1h), "host"::tag fill(null)"#
+        ))
+    );
+    let r = srv
+        .req(reqwest::Method::POST, "/query")
+        .header("Authorization", format!("Token {}", s.token))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("grafana query");
+    let r = Resp::from(r).await;
+    r.status(200);
+    let got = r.json();
+    for (si, host) in ["serverA", "serverB"].iter().enumerate() {
+        let sr = &got["results"][0]["series"][si];
+        assert_eq!(sr["tags"], json!({"host": host}), "{}", r.text);
+        let rows = sr["values"].as_array().expect("values");
+        assert_eq!(rows.len(), 7, "{}", r.text);
+        for (w, row) in rows.iter().enumerate() {
+            let t = lo + w as i64 * H;
+            assert_eq!(row[0], json!(t / 1_000_000));
+            match windows.get(&(host.to_string(), t)) {
+                Some(v) => assert!(close(
+                    row[1].as_f64().unwrap_or(f64::NAN),
+                    v.iter().sum::<f64>() / v.len() as f64
+                )),
+                None => assert_eq!(row[1], Value::Null),
             }
         }
     }

@@ -379,7 +379,7 @@ fn statement_errors_name_the_construct() {
     let src = source();
     let errors: Vec<Option<String>> = run(
         &src,
-        "SELECT mean(usage), usage FROM cpu; SELECT usage + 1 FROM cpu; SELECT mean(usage) FROM cpu WHERE time > 1m OR host = 'a'; SELECT holt_winters(usage, 1, 1) FROM cpu; SELECT nope(usage) FROM cpu; SELECT mean(s) FROM mem; SELECT v FROM other.autogen.m; SELECT usage FROM cpu WHERE time != 0",
+        "SELECT mean(usage), usage FROM cpu; SELECT usage + 1 FROM cpu; SELECT mean(usage) FROM cpu WHERE time > 1m OR host = 'a'; SELECT holt_winters(usage, 1, 1) FROM cpu; SELECT nope(usage) FROM cpu; SELECT mean(s) FROM mem; SELECT v FROM other.autogen.m; SELECT usage FROM cpu WHERE time != 0; SELECT host FROM cpu",
     )
     .into_iter()
     .map(|r| r.error)
@@ -395,6 +395,7 @@ fn statement_errors_name_the_construct() {
             Some("unsupported mean() on a string field: s".into()),
             Some("database not found: other".into()),
             Some("invalid time comparison operator: != (use =, <, <=, >, >=)".into()),
+            Some("at least 1 non-time field must be queried".into()),
         ]
     );
 }

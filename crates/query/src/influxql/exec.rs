@@ -1137,7 +1137,10 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
                 .into(),
         );
     }
-    if cols.is_empty() {
+    if !cols
+        .iter()
+        .any(|(_, c)| matches!(c, Col::Field(_) | Col::Agg { .. }))
+    {
         return Err("at least 1 non-time field must be queried".into());
     }
     let names = unique_names(
