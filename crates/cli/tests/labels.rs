@@ -180,6 +180,11 @@ async fn label_crud_with_influxdb_answers() {
     let r = srv.call("GET", "/api/v2/labels", t, None).await;
     assert_eq!(names(&r), ["production"]);
 
+    // A method the route does not have.
+    srv.call("PUT", "/api/v2/labels", t, None)
+        .await
+        .error(405, "method not allowed");
+
     // Without a token: 401 before anything else.
     srv.call("GET", "/api/v2/labels", None, None)
         .await
@@ -339,6 +344,25 @@ async fn bucket_labels_and_permissions() {
         .error(401, "unauthorized")
         .message(&format!(
             "read:orgs/{}/labels/{a} is unauthorized",
+            s.org_id
+        ));
+
+    // A token that reads labels only may not list a bucket's labels.
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/authorizations",
+            t,
+            Some(json!({"orgID": s.org_id, "permissions": [
+                {"action": "read", "resource": {"type": "labels", "orgID": s.org_id}}]})),
+        )
+        .await;
+    let lo = r.str("/token");
+    srv.call("GET", &path, Some(&lo), None)
+        .await
+        .error(401, "unauthorized")
+        .message(&format!(
+            "read:orgs/{}/buckets/{b} is unauthorized",
             s.org_id
         ));
 
