@@ -348,7 +348,7 @@ async fn shows_and_errors(srv: &TestServer, s: &Setup) {
         &json!({"results":[
             {"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["_monitoring"],["_tasks"],["bucket"],["truthdb"]]}]},
             {"statement_id":1,"series":[{"name":"measurements","columns":["name"],"values":[["cpu"],["edge"]]}]},
-            {"statement_id":2,"error":"statement not supported: DROP MEASUREMENT"},
+            {"statement_id":2,"error":"not implemented: DROP MEASUREMENT"},
             {"statement_id":3,"series":[{"name":"cpu","columns":["key","value"],"values":[["host","serverA"],["host","serverB"]]}]},
             {"statement_id":4,"series":[{"name":"weather","columns":["fieldKey","fieldType"],"values":[["humidity","integer"],["raining","boolean"],["temp_c","float"]]}]},
             {"statement_id":5,"series":[{"columns":["name","duration","shardGroupDuration","replicaN","default"],"values":[["autogen","0s","168h0m0s",1,true]]}]}

@@ -173,33 +173,47 @@ fn json_series(
         out.push('}');
         first = false;
     }
-    if !first {
-        out.push(',');
-    }
-    out.push_str("\"columns\":[");
-    for (i, c) in s.columns.iter().enumerate() {
-        if i > 0 {
+    // Empty columns and values are left out, as Go's `omitempty` does.
+    if !s.columns.is_empty() {
+        if !first {
             out.push(',');
         }
-        json_string(out, c);
-    }
-    out.push_str("],\"values\":[");
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('[');
-        for (j, v) in row.iter().enumerate() {
-            if j > 0 {
+        out.push_str("\"columns\":[");
+        for (i, c) in s.columns.iter().enumerate() {
+            if i > 0 {
                 out.push(',');
             }
-            json_value(out, v, epoch);
+            json_string(out, c);
         }
         out.push(']');
+        first = false;
     }
-    out.push(']');
+    if !rows.is_empty() {
+        if !first {
+            out.push(',');
+        }
+        out.push_str("\"values\":[");
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            for (j, v) in row.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                json_value(out, v, epoch);
+            }
+            out.push(']');
+        }
+        out.push(']');
+        first = false;
+    }
     if partial {
-        out.push_str(",\"partial\":true");
+        if !first {
+            out.push(',');
+        }
+        out.push_str("\"partial\":true");
     }
     out.push('}');
 }

@@ -250,7 +250,7 @@ pub fn execute_statement(id: usize, s: &Statement, ctx: &Context<'_>) -> Stateme
             *limit,
             *offset,
         ),
-        Statement::Unsupported(what) => Err(format!("statement not supported: {what}")),
+        Statement::Unsupported(what) => Err(format!("not implemented: {what}")),
     };
     match series {
         Ok(series) => StatementResult {
@@ -2028,41 +2028,15 @@ fn show_databases(ctx: &Context<'_>) -> Vec<Series> {
     }]
 }
 
-/// A duration as Go's `time.Duration.String` writes whole seconds (`168h0m0s`, `0s`).
-fn go_duration(ns: i64) -> String {
-    if ns <= 0 {
-        return "0s".into();
-    }
-    let secs = ns / 1_000_000_000;
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
-    }
-}
-
-/// InfluxDB's default shard group duration for a retention period.
-fn shard_group_duration(retention: i64) -> i64 {
-    const H: i64 = 3_600_000_000_000;
-    match retention {
-        r if r <= 0 => 168 * H,
-        r if r < 48 * H => H,
-        r if r < 180 * 24 * H => 24 * H,
-        _ => 168 * H,
-    }
-}
+/// InfluxDB 2.x answers every retention policy with these: buckets have no shard groups of
+/// 1.x's kind, and it does not report the bucket's retention here.
+const RP_DURATION: &str = "0s";
+const RP_SHARD_GROUP_DURATION: &str = "168h0m0s";
 
 fn show_retention_policies(ctx: &Context<'_>, database: &Option<String>) -> R<Vec<Series>> {
     let Some(db) = database.as_deref().or(ctx.database.as_deref()) else {
         return Err("database name required".into());
     };
-    let rps: Vec<&Dbrp> = ctx.dbrps.iter().filter(|d| d.database == db).collect();
-    if rps.is_empty() {
-        return Err(format!("database not found: {db}"));
-    }
     Ok(vec![Series {
         name: None,
         tags: vec![],
@@ -2075,13 +2049,15 @@ fn show_retention_policies(ctx: &Context<'_>, database: &Option<String>) -> R<Ve
         ]
         .map(String::from)
         .to_vec(),
-        values: rps
-            .into_iter()
+        values: ctx
+            .dbrps
+            .iter()
+            .filter(|d| d.database == db)
             .map(|d| {
                 vec![
                     Value::String(d.retention_policy.clone()),
-                    Value::String(go_duration(d.retention_period)),
-                    Value::String(go_duration(shard_group_duration(d.retention_period))),
+                    Value::String(RP_DURATION.into()),
+                    Value::String(RP_SHARD_GROUP_DURATION.into()),
                     Value::Int(1),
                     Value::Bool(d.default),
                 ]

@@ -480,7 +480,7 @@ impl Parser {
         match word.as_str() {
             "SELECT" => {
                 self.next()?;
-                Ok(Statement::Select(Box::new(self.select()?)))
+                self.select()
             }
             "SHOW" => {
                 self.next()?;
@@ -765,14 +765,15 @@ impl Parser {
         })
     }
 
-    fn select(&mut self) -> Result<Select, ParseError> {
+    fn select(&mut self) -> Result<Statement, ParseError> {
         let mut fields = vec![self.field()?];
         while self.eat_punct(",") {
             fields.push(self.field()?);
         }
-        if self.peek_keyword("INTO") {
-            let (_, pos) = self.peek()?;
-            return Err(self.err_msg(pos, "SELECT ... INTO is not supported".into()));
+        // `INTO` parses (its target is a source) and the statement answers "not implemented".
+        let into = self.eat_keyword("INTO");
+        if into {
+            self.source()?;
         }
         let from = self.sources_clause(true)?;
         let condition = self.where_clause()?;
@@ -845,7 +846,10 @@ impl Parser {
             }
             self.expect_punct(")")?;
         }
-        Ok(s)
+        if into {
+            return Ok(Statement::Unsupported("SELECT INTO".into()));
+        }
+        Ok(Statement::Select(Box::new(s)))
     }
 
     fn ident_or_keyword(&mut self) -> Result<(String, usize), ParseError> {
@@ -1290,6 +1294,10 @@ mod tests {
         assert!(matches!(
             one("DROP MEASUREMENT cpu"),
             Statement::Unsupported(ref s) if s == "DROP MEASUREMENT"
+        ));
+        assert!(matches!(
+            one("SELECT v INTO other FROM m WHERE time > now() - 1h GROUP BY time(1m)"),
+            Statement::Unsupported(ref s) if s == "SELECT INTO"
         ));
         assert!(matches!(
             one("SHOW USERS"),
