@@ -374,6 +374,22 @@ async fn shows_and_errors(srv: &TestServer, s: &Setup) {
         "post form",
     );
 
+    // The query as the body; an unknown epoch unit means nanoseconds, as in InfluxDB 2.x.
+    let r = srv
+        .req(reqwest::Method::POST, "/query?db=truthdb&epoch=x")
+        .header("Authorization", format!("Token {}", s.token))
+        .header("Content-Type", "application/vnd.influxql")
+        .body("SELECT v FROM edge WHERE t = 'ns'")
+        .send()
+        .await
+        .expect("vnd.influxql");
+    let r = Resp::from(r).await;
+    r.status(200);
+    assert_eq!(
+        r.json()["results"][0]["series"][0]["values"],
+        json!([[1_704_067_200_123_456_789_i64, 2]])
+    );
+
     // CSV.
     let r = srv
         .req(reqwest::Method::GET, "/query?db=truthdb")

@@ -30,17 +30,17 @@ pub enum Epoch {
 }
 
 impl Epoch {
-    /// Parses `epoch=`'s value (`ns u µ ms s m h`).
-    pub fn parse(s: &str) -> Option<Epoch> {
-        Some(match s {
-            "ns" => Epoch::Ns,
-            "u" | "µ" | "us" => Epoch::Us,
+    /// `epoch=`'s value as InfluxDB 2.x reads it: `u ms s m h`, and nanoseconds for any other
+    /// non-empty value (`ns` included).
+    pub fn parse(s: &str) -> Epoch {
+        match s {
+            "u" => Epoch::Us,
             "ms" => Epoch::Ms,
             "s" => Epoch::S,
             "m" => Epoch::M,
             "h" => Epoch::H,
-            _ => return None,
-        })
+            _ => Epoch::Ns,
+        }
     }
 
     fn divisor(self) -> i64 {
@@ -511,6 +511,18 @@ mod tests {
         assert_eq!(
             json(std::slice::from_ref(&r), None),
             r#"{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"host":"a"},"columns":["time","v"],"values":[["1970-01-01T00:00:01.5Z",1]]}]}]}"#
+        );
+        assert_eq!(
+            ["u", "ms", "s", "m", "h", "ns", "x"].map(Epoch::parse),
+            [
+                Epoch::Us,
+                Epoch::Ms,
+                Epoch::S,
+                Epoch::M,
+                Epoch::H,
+                Epoch::Ns,
+                Epoch::Ns
+            ]
         );
         assert!(json(std::slice::from_ref(&r), Some(Epoch::S)).contains("[[1,1]]"));
         assert!(json(std::slice::from_ref(&r), Some(Epoch::Ms)).contains("[[1500,1]]"));

@@ -2,8 +2,10 @@
 //!
 //! Parameters come from the query string and, for `POST` with an
 //! `application/x-www-form-urlencoded` body, from the body (which wins): `q` (required), `db`,
-//! `rp`, `epoch` (`ns u µ ms s m h`: integer times instead of RFC3339), `pretty`, `chunked` and
-//! `chunk_size` (default 10000 rows per chunk). Credentials as [`V1Auth`] takes them (as for
+//! `rp`, `epoch` (`u ms s m h`, nanoseconds for any other value: integer times instead of
+//! RFC3339), `pretty`, `chunked` and `chunk_size` (default 10000 rows per chunk). A `POST` with
+//! `Content-Type: application/vnd.influxql` carries the query as its body. Bound parameters
+//! (`params`) are not supported. Credentials as [`V1Auth`] takes them (as for
 //! `/write`). Each statement's database resolves through the DBRP mappings with
 //! [`find_dbrp_bucket`] (the `db` parameter or the statement's `ON db` / `"db"."rp"."m"`).
 //!
@@ -105,11 +107,19 @@ pub async fn query_v1(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_influxql = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/vnd.influxql"));
     if req.method() == Method::POST && is_form {
         let body = read_body(req.into_body(), MAX_FORM_BODY).await?;
         for (k, v) in form_pairs(&String::from_utf8_lossy(&body)) {
             params.insert(k, v);
         }
+    } else if req.method() == Method::POST && is_influxql && !params.contains_key("q") {
+        // The body is the query itself.
+        let body = read_body(req.into_body(), MAX_FORM_BODY).await?;
+        params.insert("q".into(), String::from_utf8_lossy(&body).into_owned());
     }
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let Some(q) = get("q") else {
@@ -129,7 +139,7 @@ pub async fn query_v1(
     };
     let db = get("db").map(str::to_string);
     let rp = get("rp").map(str::to_string);
-    let epoch = get("epoch").and_then(Epoch::parse);
+    let epoch = get("epoch").map(Epoch::parse);
     let chunk_size = if get("chunked") == Some("true") {
         Some(
             get("chunk_size")
