@@ -410,3 +410,96 @@ fn bbolt_reads_the_legacy_buckets() {
     let want = br#""token":"telegraf \u003c\u0026\u003e","status":"inactive","description":"""#;
     assert!(raw.windows(want.len()).any(|w| w == want));
 }
+
+/// Records in the bytes InfluxDB writes (`json.Marshal` of `influxdb.Authorization`, Go's field
+/// order, a `$2a$` bcrypt hash) are read as written, and ours are written in those bytes; a KV
+/// backup carries them to another store.
+#[test]
+fn influxdb_bytes_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, r) = setup(dir.path());
+    let (org, user, bucket) = (r.org.id, r.user.id, r.bucket.id);
+    let id = "0a1b2c3d4e5f6071";
+    let theirs = format!(
+        r#"{{"id":"{id}","token":"from-go","status":"active","description":"made by influx v1 auth","orgID":"{org}","userID":"{user}","permissions":[{{"action":"write","resource":{{"type":"buckets","id":"{bucket}","orgID":"{org}"}}}}],"createdAt":"2024-05-06T07:08:09.123456789Z","updatedAt":"2024-05-06T07:08:09.123456789Z"}}"#
+    );
+    let hash = bcrypt::hash_with_result("go-password", 4)
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoA);
+    s.put_raw_entries(
+        "legacy/authorizationsv1",
+        &[(id.as_bytes().to_vec(), theirs.clone().into_bytes())],
+    )
+    .unwrap();
+    s.put_raw_entries(
+        "legacy/authorizationindexv1",
+        &[(b"from-go".to_vec(), id.as_bytes().to_vec())],
+    )
+    .unwrap();
+    s.put_raw_entries(
+        "legacy/authorizationPasswordv1",
+        &[(id.as_bytes().to_vec(), hash.into_bytes())],
+    )
+    .unwrap();
+    let a = s.find_legacy_authorization_by_username("from-go").unwrap();
+    assert_eq!(a.id.to_string(), id);
+    assert_eq!(a.description, "made by influx v1 auth");
+    s.compare_legacy_password(a.id, "go-password").unwrap();
+    assert!(s.compare_legacy_password(a.id, "go-passwor").is_err());
+
+    // Ours, byte for byte in Go's form.
+    let ours = s.create_legacy_authorization(legacy(&r, "ours")).unwrap();
+    let raw = s.raw_entries("legacy/authorizationsv1");
+    let (_, v) = raw
+        .iter()
+        .find(|(k, _)| k == ours.id.to_string().as_bytes())
+        .expect("our record");
+    let v = String::from_utf8(v.clone()).unwrap();
+    let parsed: Value = serde_json::from_str(&v).unwrap();
+    let want = format!(
+        r#"{{"id":"{}","token":"ours","status":"active","description":"ours's 1.x login","orgID":"{org}","userID":"{user}","permissions":[{{"action":"read","resource":{{"type":"buckets","id":"{bucket}","orgID":"{org}"}}}},{{"action":"write","resource":{{"type":"buckets","id":"{bucket}","orgID":"{org}"}}}}],"createdAt":"{}","updatedAt":"{}"}}"#,
+        ours.id,
+        parsed["createdAt"].as_str().unwrap(),
+        parsed["updatedAt"].as_str().unwrap(),
+    );
+    assert_eq!(v, want);
+    // An update of theirs keeps Go's form too.
+    s.update_legacy_authorization(
+        a.id,
+        AuthorizationUpdate {
+            status: Some(Status::Inactive),
+            description: None,
+        },
+    )
+    .unwrap();
+    let raw = s.raw_entries("legacy/authorizationsv1");
+    let (_, v) = raw.iter().find(|(k, _)| k == id.as_bytes()).unwrap();
+    let v = String::from_utf8(v.clone()).unwrap();
+    assert!(
+        v.starts_with(&format!(
+            r#"{{"id":"{id}","token":"from-go","status":"inactive","#
+        )),
+        "{v}"
+    );
+    assert!(
+        v.contains(r#""createdAt":"2024-05-06T07:08:09.123456789Z""#),
+        "{v}"
+    );
+
+    // A KV backup restored into another store brings them along.
+    let mut buf = Vec::new();
+    s.backup_kv(&mut buf).unwrap();
+    let other = MetaStore::open(dir.path().join("o.bolt"), dir.path().join("o.sqlite")).unwrap();
+    other.restore_kv(&buf).unwrap();
+    let back = other
+        .find_legacy_authorization_by_username("from-go")
+        .unwrap();
+    assert_eq!(back.status, Status::Inactive);
+    other
+        .compare_legacy_password(back.id, "go-password")
+        .unwrap();
+    assert_eq!(
+        other.find_legacy_authorization_by_username("ours").unwrap(),
+        ours
+    );
+}
