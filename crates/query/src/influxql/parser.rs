@@ -494,22 +494,46 @@ impl Parser {
 
     /// Skips to the end of the statement; returns its first words (for messages).
     fn rest_of_statement(&mut self) -> String {
+        // The statement's name: its leading keywords, up to the first clause or argument.
+        const CLAUSES: &[&str] = &["FROM", "ON", "WHERE", "WITH", "LIMIT", "OFFSET", "TO"];
         let mut words = Vec::new();
+        let mut naming = true;
         while let Ok((t, _)) = self.peek() {
             match t {
                 Tok::Eof | Tok::Punct(";") => break,
-                Tok::Ident(s) if is_keyword(&s) && words.len() == words_len_keywords(&words) => {
+                Tok::Ident(s)
+                    if naming
+                        && is_keyword(&s)
+                        && !CLAUSES.iter().any(|c| c.eq_ignore_ascii_case(&s)) =>
+                {
                     words.push(s.to_ascii_uppercase());
                 }
-                _ => words.push(String::new()),
+                _ => naming = false,
             }
             if self.next().is_err() {
                 self.pos = self.src.len();
                 break;
             }
         }
-        words.retain(|w| !w.is_empty());
         words.join(" ")
+    }
+
+    /// Whether a keyword comes before the end of the statement (looking ahead only).
+    fn statement_has_keyword(&mut self, kw: &str) -> bool {
+        let save = self.pos;
+        let mut found = false;
+        while let Ok((t, _)) = self.next() {
+            match t {
+                Tok::Eof | Tok::Punct(";") => break,
+                Tok::Ident(w) if w.eq_ignore_ascii_case(kw) => {
+                    found = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        self.pos = save;
+        found
     }
 
     fn show(&mut self) -> Result<Statement, ParseError> {
@@ -518,6 +542,10 @@ impl Parser {
             Tok::Ident(s) => s.to_ascii_uppercase(),
             _ => String::new(),
         };
+        if self.statement_has_keyword("CARDINALITY") {
+            let rest = self.rest_of_statement();
+            return Ok(Statement::Unsupported(format!("SHOW {word} {rest}")));
+        }
         match word.as_str() {
             "DATABASES" => Ok(Statement::ShowDatabases),
             "RETENTION" => {
@@ -1097,12 +1125,6 @@ impl Parser {
     }
 }
 
-/// How many leading entries of `words` are keywords (so only the statement's leading keywords
-/// name it).
-fn words_len_keywords(words: &[String]) -> usize {
-    words.iter().take_while(|w| !w.is_empty()).count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1298,6 +1320,14 @@ mod tests {
         assert!(matches!(
             one("SELECT v INTO other FROM m WHERE time > now() - 1h GROUP BY time(1m)"),
             Statement::Unsupported(ref s) if s == "SELECT INTO"
+        ));
+        assert!(matches!(
+            one("SHOW SERIES CARDINALITY FROM cpu"),
+            Statement::Unsupported(ref s) if s == "SHOW SERIES CARDINALITY"
+        ));
+        assert!(matches!(
+            one("SHOW MEASUREMENT EXACT CARDINALITY"),
+            Statement::Unsupported(ref s) if s == "SHOW MEASUREMENT EXACT CARDINALITY"
         ));
         assert!(matches!(
             one("SHOW USERS"),
