@@ -676,3 +676,83 @@ async fn legacy_routes_as_influxdb() {
         .await
         .error(404, "not found");
 }
+
+/// InfluxDB's 1.x Python client (`influxdb`, basic auth) with a legacy username and password.
+const PYTHON_1X_CLIENT: &str = r#"
+import sys
+from urllib.parse import urlparse
+
+from influxdb import InfluxDBClient
+from influxdb.exceptions import InfluxDBClientError
+
+url, user, password, db = sys.argv[1:5]
+u = urlparse(url)
+
+
+def client(pw):
+    return InfluxDBClient(host=u.hostname, port=u.port, username=user, password=pw, database=db)
+
+
+point = [{"measurement": "py", "tags": {"host": "a"}, "time": 1700000000, "fields": {"v": 1.5}}]
+c = client(password)
+assert c.write_points(point, time_precision="s")
+got = list(c.query("SELECT v FROM py", epoch="s").get_points(measurement="py"))
+assert got == [{"time": 1700000000, "v": 1.5}], got
+try:
+    client("wrong-password").write_points(point, time_precision="s")
+    raise AssertionError("a wrong password was accepted")
+except InfluxDBClientError as e:
+    assert e.code == 401, e.code
+print("1.x client: all checks passed")
+"#;
+
+#[tokio::test]
+async fn python_1x_client_with_a_legacy_login() {
+    let python = std::env::var("IRONFLUX_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "IRONFLUX_PYTHON is not set: point it at a Python with the packages of \
+             crates/cli/tests/python/requirements.txt (the 1.x `influxdb` client among them)"
+        )
+    });
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    ok_json(&ironflux(
+        &srv,
+        &s.token,
+        &[
+            "v1",
+            "auth",
+            "create",
+            "--org",
+            "org",
+            "--username",
+            "py-user",
+            "--password",
+            "py-password",
+            "--read-bucket",
+            &s.bucket_id,
+            "--write-bucket",
+            &s.bucket_id,
+            "--json",
+        ],
+    ));
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            PYTHON_1X_CLIENT,
+            &srv.url,
+            "py-user",
+            "py-password",
+            "bucket",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1.x client: all checks passed"),
+        "stdout:\n{stdout}\nstderr:\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        srv.log()
+    );
+}
