@@ -342,8 +342,16 @@ fn shard_stats(engine: &storage::Engine) -> Vec<ShardStats> {
     out
 }
 
+/// A per-shard metric family: name, help, type and how to read its value.
+type ShardFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ShardStats) -> f64,
+);
+
 fn write_shards(out: &mut String, shards: &[ShardStats]) {
-    let families: [(&str, &str, &str, fn(&ShardStats) -> f64); 3] = [
+    let families: [ShardFamily; 3] = [
         (
             "storage_shard_disk_size",
             "Gauge of the disk size for the shard",

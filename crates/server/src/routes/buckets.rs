@@ -1,6 +1,5 @@
 //! `/api/v2/buckets`: list (filters `org`, `orgID`, `name`, `id`; paging), create, get, update
-//! (name, description, retention), delete (with the bucket's stored data), and the (empty) label
-//! list of a bucket.
+//! (name, description, retention) and delete (with the bucket's stored data).
 //!
 //! Permissions as InfluxDB's bucket authorizer: reading a user bucket needs
 //! `read:orgs/<org>/buckets/<id>`, a system bucket `read:orgs/<org>/orgs/<org>`; creating needs
@@ -234,18 +233,4 @@ pub async fn delete(
     app.meta(move |m| m.delete_bucket(id)).await?;
     crate::routes::delete::drop_bucket_data(&app, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `GET /api/v2/buckets/{id}/labels`: labels are not kept yet, so the list is empty.
-pub async fn labels(
-    State(app): State<App>,
-    auth: Auth,
-    IdPath(id): IdPath,
-) -> Result<Json<Value>, ApiError> {
-    let b = find(&app, id).await?;
-    auth.require(&read_perm(&b))?;
-    Ok(Json(json!({
-        "links": { "self": format!("/api/v2/buckets/{id}/labels") },
-        "labels": [],
-    })))
 }
