@@ -6,10 +6,15 @@
 //!   2026-01-01T00:00:00Z; batches hold whole rounds' slices, as agents write;
 //! * `day`: one series (`sensor=s1`) with a float field `v` every second for a day.
 //!
+//! With `--v1-db DB` the load goes to the 1.x `/write?db=DB` instead, which InfluxDB 1.x also
+//! takes, so that both servers hold the same points.
+//!
 //! `time` sends each Flux query (as the InfluxDB UI does: JSON body, annotated CSV with all
 //! annotations) `--warmup` times, then `--runs` times, reading the whole answer each time, and
 //! prints one line per query: name, median ms, min ms, max ms, the first (cold) run's ms,
-//! answer rows and bytes.
+//! answer rows and bytes, and a hash of the answer (FNV-1a, its top 32 bits). `time-influxql` does the same for InfluxQL queries sent as Grafana
+//! sends them (`GET /query?db=..&epoch=ms&q=..`, JSON answer), rows being the values of every
+//! series.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -45,6 +50,9 @@ enum Cmd {
         points: usize,
         #[arg(long, default_value_t = 5_000)]
         batch: usize,
+        /// Write through the 1.x `/write?db=` into this database instead.
+        #[arg(long)]
+        v1_db: Option<String>,
     },
     /// Time queries: each argument is NAME=FLUX.
     Time {
@@ -54,6 +62,21 @@ enum Cmd {
         token: String,
         #[arg(long, default_value = "bench")]
         org: String,
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        #[arg(long, default_value_t = 9)]
+        runs: usize,
+        queries: Vec<String>,
+    },
+    /// Time InfluxQL queries: each argument is NAME=INFLUXQL.
+    TimeInfluxql {
+        #[arg(long)]
+        url: String,
+        /// Sent as `Authorization: Token ..` when given.
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long, default_value = "bench")]
+        db: String,
         #[arg(long, default_value_t = 2)]
         warmup: usize,
         #[arg(long, default_value_t = 9)]
@@ -107,10 +130,22 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn load(url: &str, token: &str, org: &str, bucket: &str, series: usize, points: usize, batch: usize) {
+struct Target<'a> {
+    url: &'a str,
+    token: &'a str,
+    org: &'a str,
+    bucket: &'a str,
+    v1_db: Option<&'a str>,
+}
+
+fn load(target: &Target<'_>, series: usize, points: usize, batch: usize) {
+    let Target { url, token, org, bucket, v1_db } = *target;
     let bodies = bodies(series, points, batch);
     let lines = series * points + 86_400;
-    let write = format!("{url}/api/v2/write?org={org}&bucket={bucket}&precision=s");
+    let write = match v1_db {
+        Some(db) => format!("{url}/write?db={db}&precision=s"),
+        None => format!("{url}/api/v2/write?org={org}&bucket={bucket}&precision=s"),
+    };
     let start = Instant::now();
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {
@@ -151,6 +186,73 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// FNV-1a of an answer, so that tables can show whether two servers answered alike.
+fn fnv(text: &str) -> u64 {
+    text.bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// What one run of a query took and answered: time, rows, bytes, answer hash.
+type Run = (Duration, usize, usize, u64);
+
+/// Runs `once` `warmup` then `runs` times and prints the line of one query.
+fn report(name: &str, warmup: usize, runs: usize, once: impl Fn() -> Run) {
+    let mut first = None;
+    for _ in 0..warmup {
+        first.get_or_insert(once().0.as_secs_f64() * 1000.0);
+    }
+    let mut times = Vec::new();
+    let (mut rows, mut bytes, mut hash) = (0, 0, 0);
+    for _ in 0..runs {
+        let (t, r, b, h) = once();
+        times.push(t.as_secs_f64() * 1000.0);
+        (rows, bytes, hash) = (r, b, h);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{name}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{rows}\t{bytes}\t{:08x}",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1],
+        first.unwrap_or(f64::NAN),
+        hash >> 32,
+    );
+}
+
+fn time_influxql(url: &str, token: Option<&str>, db: &str, warmup: usize, runs: usize, queries: &[String]) {
+    let agent = agent();
+    let endpoint = format!("{url}/query");
+    for q in queries {
+        let (name, ql) = q.split_once('=').expect("NAME=INFLUXQL");
+        report(name, warmup, runs, || {
+            let start = Instant::now();
+            let mut req = agent.get(&endpoint).query("db", db).query("epoch", "ms").query("q", ql);
+            if let Some(t) = token {
+                req = req.header("Authorization", &format!("Token {t}"));
+            }
+            let mut resp = req.call().unwrap_or_else(|e| panic!("query {name}: {e}"));
+            let status = resp.status();
+            let text = resp
+                .body_mut()
+                .with_config()
+                .limit(1 << 30)
+                .read_to_string()
+                .unwrap_or_else(|e| panic!("query {name}: {e}"));
+            let took = start.elapsed();
+            assert_eq!(status, 200, "query {name} answered {status}: {text}");
+            let v: serde_json::Value = serde_json::from_str(&text).expect("JSON answer");
+            let mut rows = 0;
+            for r in v["results"].as_array().expect("results") {
+                assert!(r.get("error").is_none(), "query {name}: {r}");
+                for s in r["series"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                    rows += s["values"].as_array().map_or(0, Vec::len);
+                }
+            }
+            (took, rows, text.len(), fnv(&text))
+        });
+    }
+}
+
 fn time(url: &str, token: &str, org: &str, warmup: usize, runs: usize, queries: &[String]) {
     let agent = agent();
     let endpoint = format!("{url}/api/v2/query?org={org}");
@@ -160,7 +262,7 @@ fn time(url: &str, token: &str, org: &str, warmup: usize, runs: usize, queries: 
             "{{\"query\":{},\"type\":\"flux\",\"dialect\":{{\"annotations\":[\"group\",\"datatype\",\"default\"],\"header\":true,\"delimiter\":\",\"}}}}",
             json_string(flux)
         );
-        let once = || -> (Duration, usize, usize) {
+        report(name, warmup, runs, || {
             let start = Instant::now();
             let mut resp = agent
                 .post(&endpoint)
@@ -181,34 +283,19 @@ fn time(url: &str, token: &str, org: &str, warmup: usize, runs: usize, queries: 
                 .lines()
                 .filter(|l| l.starts_with(",,") || l.starts_with(",_result,"))
                 .count();
-            (took, rows, text.len())
-        };
-        let mut first = None;
-        for _ in 0..warmup {
-            first.get_or_insert(once().0.as_secs_f64() * 1000.0);
-        }
-        let mut times = Vec::new();
-        let (mut rows, mut bytes) = (0, 0);
-        for _ in 0..runs {
-            let (t, r, b) = once();
-            times.push(t.as_secs_f64() * 1000.0);
-            (rows, bytes) = (r, b);
-        }
-        times.sort_by(f64::total_cmp);
-        println!(
-            "{name}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{rows}\t{bytes}",
-            times[times.len() / 2],
-            times[0],
-            times[times.len() - 1],
-            first.unwrap_or(f64::NAN),
-        );
+            (took, rows, text.len(), fnv(&text))
+        });
     }
 }
 
 fn main() {
     match Cli::parse().command {
-        Cmd::Load { url, token, org, bucket, series, points, batch } => {
-            load(&url, &token, &org, &bucket, series, points, batch)
+        Cmd::Load { url, token, org, bucket, series, points, batch, v1_db } => {
+            let target = Target { url: &url, token: &token, org: &org, bucket: &bucket, v1_db: v1_db.as_deref() };
+            load(&target, series, points, batch)
+        }
+        Cmd::TimeInfluxql { url, token, db, warmup, runs, queries } => {
+            time_influxql(&url, token.as_deref(), &db, warmup, runs, &queries)
         }
         Cmd::Time { url, token, org, warmup, runs, queries } => {
             time(&url, &token, &org, warmup, runs, &queries)
