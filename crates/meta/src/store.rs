@@ -1,15 +1,15 @@
 //! [`MetaStore`]: InfluxDB 2.x's tenancy and auth services (onboarding, orgs, buckets, users,
-//! passwords, authorizations, user-resource mappings, DBRP mappings) and the shard catalogue, on
-//! top of the KV file ([`crate::kv`]) and the SQL store ([`crate::sql`]), with InfluxDB's records,
-//! indexes and rules.
+//! passwords, authorizations, legacy 1.x authorizations, user-resource mappings, DBRP mappings)
+//! and the shard catalogue, on top of the KV file ([`crate::kv`]) and the SQL store
+//! ([`crate::sql`]), with InfluxDB's records, indexes and rules.
 //!
 //! Every method is blocking (file I/O, fsync, bcrypt): call it from `spawn_blocking`. Reads work
 //! on an immutable snapshot and never wait for writers; writes are serialized and each call is
 //! one atomic, durable commit.
 //!
 //! The methods are grouped by service in submodules (`orgs`, `buckets`, `users`, `auth`,
-//! `dbrp`, `shards`, `snapshot`); this file holds the store itself, onboarding, the KV
-//! migrations and the in-transaction helpers the services share.
+//! `legacy_auth`, `dbrp`, `shards`, `snapshot`); this file holds the store itself, onboarding,
+//! the KV migrations and the in-transaction helpers the services share.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
