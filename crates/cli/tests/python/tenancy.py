@@ -1,15 +1,18 @@
 """InfluxDB's own Python client (`influxdb-client`) against an ironflux server.
 
 Usage: tenancy.py URL TOKEN ORG. The server must be set up with operator TOKEN and org ORG.
-Exercises ping, health, orgs, buckets (create/find/update/delete, paging), users and
-authorizations through the client's APIs; exits non-zero on the first mismatch.
+Exercises ping, health, orgs, buckets (create/find/update/delete, paging), labels (and a
+bucket's labels), users and authorizations through the client's APIs; exits non-zero on the
+first mismatch.
 """
 
 import sys
 
 from influxdb_client import (
     BucketRetentionRules,
+    BucketsService,
     InfluxDBClient,
+    LabelMapping,
     Permission,
     PermissionResource,
 )
@@ -80,6 +83,39 @@ def main(url, token, org_name):
         check([b.id for b in after] == ids[2:4], "paging with after")
         iterated = [b.id for b in buckets_api.find_buckets_iter(org_id=org.id, limit=2)]
         check(iterated == ids, "find_buckets_iter walks every page")
+
+        # Labels, and the labels of a bucket.
+        labels_api = client.labels_api()
+        label = labels_api.create_label(
+            name="py-label", org_id=org.id, properties={"color": "#ff0000"}
+        )
+        check(label.name == "py-label" and label.properties == {"color": "#ff0000"}, "create label")
+        check(labels_api.find_label_by_id(label.id).name == "py-label", "find label by id")
+        check(
+            [x.id for x in labels_api.find_label_by_org(org.id)] == [label.id],
+            "labels of the org",
+        )
+        label.properties = {"color": "#00ff00", "description": "green"}
+        label = labels_api.update_label(label)
+        check(label.properties["color"] == "#00ff00", "update label properties")
+        clone = labels_api.clone_label(cloned_name="py-label-2", label=label)
+        check(clone.id != label.id and clone.properties == label.properties, "clone label")
+        bucket_service = BucketsService(client.api_client)
+        bucket_service.post_buckets_id_labels(
+            created[0].id, LabelMapping(label_id=label.id)
+        )
+        of_bucket = bucket_service.get_buckets_id_labels(created[0].id).labels
+        check([x.id for x in of_bucket] == [label.id], "label added to a bucket")
+        try:
+            labels_api.create_label(name="py-label", org_id=org.id, properties={})
+            check(False, "duplicate label name refused")
+        except ApiException as e:
+            check(e.status == 422, "duplicate label name refused")
+        bucket_service.delete_buckets_id_labels_id(created[0].id, label.id)
+        check(bucket_service.get_buckets_id_labels(created[0].id).labels == [], "label taken off")
+        labels_api.delete_label(label)
+        labels_api.delete_label(clone)
+        check(labels_api.find_labels() == [], "labels deleted")
 
         for b in created:
             buckets_api.delete_bucket(b)
