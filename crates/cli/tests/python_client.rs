@@ -1,6 +1,7 @@
 //! InfluxDB's Python client (`influxdb-client`, installed in the tests' venv) against the real
 //! binary: `ironflux setup` onboards, then `tests/python/tenancy.py` drives ping, health, orgs,
-//! buckets with paging, labels, users and authorizations. The interpreter comes from `IRONFLUX_PYTHON`.
+//! buckets with paging, labels, users and authorizations. The interpreter comes from
+//! `IRONFLUX_PYTHON`.
 
 mod common;
 
