@@ -71,10 +71,10 @@ async fn write(srv: &TestServer, db: &str, user: &str, pw: &str, basic: bool, li
     Resp::from(rb.body(line.to_string()).send().await.expect("write")).await
 }
 
-async fn query(srv: &TestServer, user: &str, pw: &str, q: &str) -> Resp {
+async fn query(srv: &TestServer, db: &str, user: &str, pw: &str, q: &str) -> Resp {
     let r = srv
         .req(reqwest::Method::GET, "/query")
-        .query(&[("db", "bucket"), ("u", user), ("p", pw), ("q", q)])
+        .query(&[("db", db), ("u", user), ("p", pw), ("q", q)])
         .send()
         .await
         .expect("query");
@@ -221,7 +221,7 @@ async fn v1_auth_cli_and_1x_clients() {
     write(&srv, "bucket", "grafana", "grafana-pw", true, "m v=2 2")
         .await
         .status(204);
-    let r = query(&srv, "grafana", "grafana-pw", "SELECT v FROM m").await;
+    let r = query(&srv, "bucket", "grafana", "grafana-pw", "SELECT v FROM m").await;
     r.status(200);
     assert_eq!(
         r.json()["results"][0]["series"][0]["values"],
@@ -246,7 +246,16 @@ async fn v1_auth_cli_and_1x_clients() {
         .await,
     );
     unauthorized(&write(&srv, "bucket", "grafana", "wrong-password", true, "m v=3 3").await);
-    unauthorized(&query(&srv, "grafana", "wrong-password", "SELECT v FROM m").await);
+    unauthorized(
+        &query(
+            &srv,
+            "bucket",
+            "grafana",
+            "wrong-password",
+            "SELECT v FROM m",
+        )
+        .await,
+    );
     write(&srv, "other", "grafana", "grafana-pw", false, "m v=3 3")
         .await
         .error(403, "forbidden")
@@ -360,6 +369,15 @@ async fn v1_auth_cli_and_1x_clients() {
     write(&srv, "other", "telegraf", "telegraf-pw", false, "m v=1 1")
         .await
         .status(204);
+
+    // Write-only: the query route does not read the bucket for it.
+    let r = query(&srv, "other", "telegraf", "telegraf-pw", "SELECT v FROM m").await;
+    let res = &r.json()["results"][0];
+    assert!(
+        res.get("series").is_none() && res["error"].is_string(),
+        "{}",
+        r.text
+    );
 
     // List, with filters; the table names the columns influx prints.
     let all = ok_json(&ironflux(&srv, &s.token, &["v1", "auth", "list", "--json"]));
