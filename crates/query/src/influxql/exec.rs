@@ -1209,6 +1209,7 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
                 (read_start, read_stop),
                 &dims,
                 tmin,
+                keys.get(m).map_or(&[][..], Vec::as_slice),
             )?;
             for (dim_values, cells) in pushed {
                 windowed.insert((m.clone(), dim_values), cells);
@@ -1442,8 +1443,50 @@ fn pushed_windows(
     (start, stop): (i64, i64),
     dims: &[String],
     tmin: Option<i64>,
+    keys: &[Key],
 ) -> R<BTreeMap<Vec<String>, BTreeMap<i64, Cells>>> {
     use crate::time::Duration;
+    // Without GROUP BY time the one window spans the range; halves keep its span in an i64.
+    let ranges = if s.interval.is_none() && start < 0 && stop > 0 {
+        vec![(start, 0), (0, stop)]
+    } else {
+        vec![(start, stop)]
+    };
+    // A mean over groups of one series each is storage's mean; otherwise sum and count.
+    let mut direct_mean: BTreeSet<&str> = BTreeSet::new();
+    if ranges.len() == 1 {
+        for (_, c) in cols {
+            let Col::Agg {
+                func: Func::Mean,
+                field,
+                ..
+            } = c
+            else {
+                continue;
+            };
+            let mut per_group: BTreeMap<Vec<&str>, usize> = BTreeMap::new();
+            for k in keys.iter().filter(|k| &k.field == field) {
+                if let Some(c) = cond
+                    && !truth(c, &TagRow(&k.tags))?
+                {
+                    continue;
+                }
+                let group: Vec<&str> = dims
+                    .iter()
+                    .map(|d| {
+                        k.tags
+                            .iter()
+                            .find(|(t, _)| t == d)
+                            .map_or("", |(_, v)| v.as_str())
+                    })
+                    .collect();
+                *per_group.entry(group).or_default() += 1;
+            }
+            if per_group.values().all(|n| *n <= 1) {
+                direct_mean.insert(field);
+            }
+        }
+    }
     let mut kinds: Vec<(String, AggregateKind)> = Vec::new();
     let mut want = |f: &str, k: AggregateKind| {
         if !kinds.iter().any(|(kf, kk)| kf == f && *kk == k) {
@@ -1455,6 +1498,9 @@ fn pushed_windows(
             match func {
                 Func::Count => want(field, AggregateKind::Count),
                 Func::Sum => want(field, AggregateKind::Sum),
+                Func::Mean if direct_mean.contains(field.as_str()) => {
+                    want(field, AggregateKind::Mean);
+                }
                 Func::Mean => {
                     want(field, AggregateKind::Sum);
                     want(field, AggregateKind::Count);
@@ -1467,12 +1513,6 @@ fn pushed_windows(
             }
         }
     }
-    // Without GROUP BY time the one window spans the range; halves keep its span in an i64.
-    let ranges = if s.interval.is_none() && start < 0 && stop > 0 {
-        vec![(start, 0), (0, stop)]
-    } else {
-        vec![(start, stop)]
-    };
     let (every, offset) = match s.interval {
         Some((e, o)) => (Some(Duration::from_nanos(e)), Duration::from_nanos(o)),
         None => (None, Duration::default()),
@@ -1578,6 +1618,12 @@ fn pushed_windows(
                         Some(Partial::Sum(v)) => Some((None, v)),
                         _ => None,
                     },
+                    Func::Mean if direct_mean.contains(field.as_str()) => {
+                        match slot(&slots, field, AggregateKind::Mean) {
+                            Some(Partial::Sum(v)) => num(&v).map(|m| (None, Value::Float(m))),
+                            _ => None,
+                        }
+                    }
                     Func::Mean => match (
                         slot(&slots, field, AggregateKind::Sum),
                         slot(&slots, field, AggregateKind::Count),
