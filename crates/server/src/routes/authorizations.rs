@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::routes::paging::{IdPath, Params, parse_id};
 use crate::routes::{JsonBody, views};
 
-fn allowed(auth: &Auth, a: &Authorization, action: Action) -> Result<(), ApiError> {
+pub(crate) fn allowed(auth: &Auth, a: &Authorization, action: Action) -> Result<(), ApiError> {
     auth.require(&Perm::at(
         action,
         ResourceType::Authorizations,
@@ -36,7 +36,7 @@ fn allowed(auth: &Auth, a: &Authorization, action: Action) -> Result<(), ApiErro
 }
 
 /// Resolves the names an authorization's JSON shows.
-async fn names(app: &App) -> Result<views::Names, ApiError> {
+pub(crate) async fn names(app: &App) -> Result<views::Names, ApiError> {
     app.meta(|m| {
         let mut n = views::Names::default();
         let all = FindOptions::default();
@@ -96,7 +96,7 @@ pub struct CreateBody {
     permissions: Vec<Value>,
 }
 
-fn parse_status(s: Option<&str>) -> Result<Option<Status>, ApiError> {
+pub(crate) fn parse_status(s: Option<&str>) -> Result<Option<Status>, ApiError> {
     match s {
         None | Some("") => Ok(None),
         Some("active") => Ok(Some(Status::Active)),
@@ -105,7 +105,7 @@ fn parse_status(s: Option<&str>) -> Result<Option<Status>, ApiError> {
     }
 }
 
-fn opt_id(v: Option<&Value>, msg: &str) -> Result<Option<Id>, ApiError> {
+pub(crate) fn opt_id(v: Option<&Value>, msg: &str) -> Result<Option<Id>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -115,7 +115,7 @@ fn opt_id(v: Option<&Value>, msg: &str) -> Result<Option<Id>, ApiError> {
 }
 
 /// Parses one permission with InfluxDB's validation messages (`Permission.Valid`).
-fn parse_permission(v: &Value) -> Result<Permission, ApiError> {
+pub(crate) fn parse_permission(v: &Value) -> Result<Permission, ApiError> {
     let action = match v.get("action").and_then(Value::as_str) {
         Some("read") => Action::Read,
         Some("write") => Action::Write,

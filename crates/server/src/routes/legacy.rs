@@ -14,54 +14,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use meta::{
-    Action, Authorization, AuthorizationFilter, BucketFilter, FindOptions, Id, OrgFilter,
-    Permission, Resource, ResourceType, Status, UserFilter,
-};
+use meta::{Action, Authorization, AuthorizationFilter, Id, ResourceType, Status};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::App;
 use crate::auth::{Auth, Perm, display};
 use crate::error::ApiError;
+use crate::routes::authorizations::{allowed, names, parse_permission, parse_status};
 use crate::routes::paging::{IdPath, Params, parse_id};
 use crate::routes::{JsonBody, views};
 
 /// Where the routes live.
 pub const PREFIX: &str = "/private/legacy/authorizations";
-
-/// Read or write access to one legacy authorization and its user.
-fn allowed(auth: &Auth, a: &Authorization, action: Action) -> Result<(), ApiError> {
-    auth.require(&Perm::at(
-        action,
-        ResourceType::Authorizations,
-        a.org_id,
-        a.id,
-    ))?;
-    if let Some(u) = a.user_id {
-        auth.require(&Perm::resource(action, ResourceType::Users, u))?;
-    }
-    Ok(())
-}
-
-/// Org, user and bucket names for the JSON views.
-async fn names(app: &App) -> Result<views::Names, ApiError> {
-    app.meta(|m| {
-        let mut n = views::Names::default();
-        let all = FindOptions::default();
-        for o in m.list_orgs(&OrgFilter::default(), &all)? {
-            n.orgs.insert(o.id, o.name);
-        }
-        for u in m.list_users(&UserFilter::default(), &all)? {
-            n.users.insert(u.id, u.name);
-        }
-        for b in m.list_buckets(&BucketFilter::default(), &all)? {
-            n.buckets.insert(b.id, b.name);
-        }
-        Ok(n)
-    })
-    .await
-}
 
 /// The JSON of one legacy authorization (`authResponse`); InfluxDB cannot build it when the
 /// org or the user is gone: `organization not found` / `user not found`.
@@ -124,52 +89,6 @@ pub struct CreateBody {
     description: String,
     #[serde(default)]
     permissions: Vec<Value>,
-}
-
-fn parse_status(s: Option<&str>) -> Result<Option<Status>, ApiError> {
-    match s {
-        None | Some("") => Ok(None),
-        Some("active") => Ok(Some(Status::Active)),
-        Some("inactive") => Ok(Some(Status::Inactive)),
-        Some(_) => Err(ApiError::invalid("status must be one of active, inactive")),
-    }
-}
-
-fn opt_id(v: Option<&Value>, msg: &str) -> Result<Option<Id>, ApiError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => parse_id(s).map(Some).map_err(|_| ApiError::invalid(msg)),
-        Some(_) => Err(ApiError::invalid(msg)),
-    }
-}
-
-/// One permission, with InfluxDB's validation messages (`Permission.Valid`).
-fn parse_permission(v: &Value) -> Result<Permission, ApiError> {
-    let action = match v.get("action").and_then(Value::as_str) {
-        Some("read") => Action::Read,
-        Some("write") => Action::Write,
-        _ => return Err(ApiError::invalid("invalid action type for permission")),
-    };
-    let res = v.get("resource");
-    let rtype: ResourceType = res
-        .and_then(|r| r.get("type"))
-        .and_then(Value::as_str)
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| ApiError::invalid("invalid resource type for permission"))?;
-    let id = opt_id(res.and_then(|r| r.get("id")), "invalid id for permission")?;
-    let org_id = opt_id(
-        res.and_then(|r| r.get("orgID")),
-        "invalid org id for permission",
-    )?;
-    Ok(Permission {
-        action,
-        resource: Resource {
-            resource_type: rtype,
-            id,
-            org_id,
-        },
-    })
 }
 
 pub async fn create(
