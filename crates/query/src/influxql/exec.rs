@@ -1023,7 +1023,10 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
     };
 
     // Columns.
+    // The computed columns, and the output columns made of them (a column, or arithmetic
+    // over several).
     let mut cols: Vec<(String, Col)> = Vec::new();
+    let mut outputs: Vec<(String, Out)> = Vec::new();
     let mut aggregate = false;
     let mut raw = false;
     for Field { expr, alias } in &s.fields {
@@ -1042,7 +1045,10 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
                         .map(|t| (t.clone(), Col::Tag(t.clone()))),
                 );
                 names.sort_by(|a, b| a.0.cmp(&b.0));
-                cols.extend(names);
+                for c in names {
+                    outputs.push((c.0.clone(), Out::Col(cols.len())));
+                    cols.push(c);
+                }
             }
             Expr::Var(v) => {
                 raw = true;
@@ -1054,62 +1060,21 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
                 } else {
                     Col::Field(v.clone())
                 };
-                cols.push((alias.clone().unwrap_or_else(|| v.clone()), col));
+                let name = alias.clone().unwrap_or_else(|| v.clone());
+                outputs.push((name.clone(), Out::Col(cols.len())));
+                cols.push((name, col));
             }
             Expr::Call { name, args } => {
-                let Some(func) = Func::parse(name) else {
-                    if KNOWN_FUNCTIONS.contains(&name.as_str()) {
-                        return Err(format!("function {name}() is not supported"));
-                    }
-                    return Err(format!("undefined function {name}()"));
-                };
                 aggregate = true;
-                let (arg, param) = agg_arg(name, func, args)?;
-                let fields: Vec<String> = match &arg {
-                    Arg::Field(f) => vec![f.clone()],
-                    Arg::All | Arg::Regex(_) => all
-                        .fields
-                        .iter()
-                        .filter(|(f, ty)| {
-                            (!func.numeric_only() || numeric(**ty))
-                                && match &arg {
-                                    Arg::Regex(r) => r.is_match(f),
-                                    _ => true,
-                                }
-                        })
-                        .map(|(f, _)| f.clone())
-                        .collect(),
-                };
-                let single = matches!(arg, Arg::Field(_));
-                for f in fields {
-                    if let Some(ty) = all.fields.get(&f)
-                        && func.numeric_only()
-                        && !numeric(*ty)
-                    {
-                        return Err(format!(
-                            "unsupported {}() on a {} field: {f}",
-                            func.name(),
-                            match ty {
-                                DataType::Bool => "boolean",
-                                _ => "string",
-                            }
-                        ));
-                    }
-                    let col_name = match (alias, single) {
-                        (Some(a), true) => a.clone(),
-                        (Some(a), false) => format!("{a}_{f}"),
-                        (None, true) => func.name().to_string(),
-                        (None, false) => format!("{}_{f}", func.name()),
-                    };
-                    cols.push((
-                        col_name,
-                        Col::Agg {
-                            func,
-                            field: f,
-                            param,
-                        },
-                    ));
+                for c in agg_cols(name, args, alias.as_deref(), &all)? {
+                    outputs.push((c.0.clone(), Out::Col(cols.len())));
+                    cols.push(c);
                 }
+            }
+            Expr::Binary(_, Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod, _) => {
+                let math = math_expr(expr, &all, &mut cols, &mut aggregate, &mut raw)?;
+                let name = alias.clone().unwrap_or_else(|| math_name(expr));
+                outputs.push((name, Out::Math(math)));
             }
             other => {
                 return Err(format!("unsupported expression in SELECT: {other}"));
@@ -1145,9 +1110,32 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
     }
     let names = unique_names(
         std::iter::once("time".to_string())
-            .chain(cols.iter().map(|(n, _)| n.clone()))
+            .chain(outputs.iter().map(|(n, _)| n.clone()))
             .collect(),
     );
+    let direct = outputs.len() == cols.len()
+        && outputs
+            .iter()
+            .enumerate()
+            .all(|(i, (_, o))| matches!(o, Out::Col(c) if *c == i));
+    let project = |rows: Vec<Vec<Value>>| -> Vec<Vec<Value>> {
+        if direct {
+            return rows;
+        }
+        rows.into_iter()
+            .map(|row| {
+                let mut out = Vec::with_capacity(outputs.len() + 1);
+                out.push(row.first().cloned().unwrap_or(Value::Null));
+                for (_, o) in &outputs {
+                    out.push(match o {
+                        Out::Col(i) => row.get(i + 1).cloned().unwrap_or(Value::Null),
+                        Out::Math(m) => eval_math(m, &row),
+                    });
+                }
+                out
+            })
+            .collect()
+    };
 
     if s.interval.is_some() && tmax.is_none() {
         tmax = Some(ctx.now);
@@ -1326,7 +1314,14 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
                 .min();
         }
         for ((m, dim_values), cells) in windowed {
-            let mut values = emit_windows(s, &cols, cells, tmin, tmax, &measurement_schemas[&m])?;
+            let mut values = project(emit_windows(
+                s,
+                &cols,
+                cells,
+                tmin,
+                tmax,
+                &measurement_schemas[&m],
+            )?);
             if s.descending {
                 values.reverse();
             }
@@ -1345,7 +1340,7 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
     }
     for ((m, dim_values), members) in groups {
         let index = field_index_of.get(&m).cloned().unwrap_or_default();
-        let mut values = raw_group(&cols, &members, &index);
+        let mut values = project(raw_group(&cols, &members, &index));
         if s.descending {
             values.reverse();
         }
@@ -1361,6 +1356,186 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
         });
     }
     Ok(page(out, s.slimit, s.soffset))
+}
+
+/// An output column: one computed column, or arithmetic over computed columns.
+#[derive(Debug, Clone)]
+enum Out {
+    Col(usize),
+    Math(Math),
+}
+
+/// Arithmetic over computed columns (by index) and number literals.
+#[derive(Debug, Clone)]
+enum Math {
+    Col(usize),
+    Int(i64),
+    Num(f64),
+    Bin(Box<Math>, Op, Box<Math>),
+}
+
+/// The columns an aggregate call computes (several for `*` and regexes).
+fn agg_cols(name: &str, args: &[Expr], alias: Option<&str>, all: &Schema) -> R<Vec<(String, Col)>> {
+    let Some(func) = Func::parse(name) else {
+        if KNOWN_FUNCTIONS.contains(&name) {
+            return Err(format!("function {name}() is not supported"));
+        }
+        return Err(format!("undefined function {name}()"));
+    };
+    let (arg, param) = agg_arg(name, func, args)?;
+    let fields: Vec<String> = match &arg {
+        Arg::Field(f) => vec![f.clone()],
+        Arg::All | Arg::Regex(_) => all
+            .fields
+            .iter()
+            .filter(|(f, ty)| {
+                (!func.numeric_only() || numeric(**ty))
+                    && match &arg {
+                        Arg::Regex(r) => r.is_match(f),
+                        _ => true,
+                    }
+            })
+            .map(|(f, _)| f.clone())
+            .collect(),
+    };
+    let single = matches!(arg, Arg::Field(_));
+    let mut out = Vec::new();
+    for f in fields {
+        if let Some(ty) = all.fields.get(&f)
+            && func.numeric_only()
+            && !numeric(*ty)
+        {
+            return Err(format!(
+                "unsupported {}() on a {} field: {f}",
+                func.name(),
+                match ty {
+                    DataType::Bool => "boolean",
+                    _ => "string",
+                }
+            ));
+        }
+        let col_name = match (alias, single) {
+            (Some(a), true) => a.to_string(),
+            (Some(a), false) => format!("{a}_{f}"),
+            (None, true) => func.name().to_string(),
+            (None, false) => format!("{}_{f}", func.name()),
+        };
+        out.push((
+            col_name,
+            Col::Agg {
+                func,
+                field: f,
+                param,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Turns arithmetic in a projection into [`Math`], adding the fields and aggregates it reads
+/// as computed columns.
+fn math_expr(
+    e: &Expr,
+    all: &Schema,
+    cols: &mut Vec<(String, Col)>,
+    aggregate: &mut bool,
+    raw: &mut bool,
+) -> R<Math> {
+    Ok(match e {
+        Expr::Int(i) => Math::Int(*i),
+        Expr::Num(n) => Math::Num(*n),
+        Expr::Var(v) if !v.eq_ignore_ascii_case("time") => {
+            *raw = true;
+            let col = if !all.fields.contains_key(v) && all.tags.contains(v) {
+                Col::Tag(v.clone())
+            } else {
+                Col::Field(v.clone())
+            };
+            cols.push((v.clone(), col));
+            Math::Col(cols.len() - 1)
+        }
+        Expr::Call { name, args } => {
+            *aggregate = true;
+            let mut c = agg_cols(name, args, None, all)?;
+            if c.len() != 1 || !matches!(args.first(), Some(Expr::Var(_))) {
+                return Err(format!(
+                    "unsupported expression in SELECT: {e} (arithmetic needs one field per call)"
+                ));
+            }
+            cols.append(&mut c);
+            Math::Col(cols.len() - 1)
+        }
+        Expr::Binary(l, op @ (Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod), r) => Math::Bin(
+            Box::new(math_expr(l, all, cols, aggregate, raw)?),
+            *op,
+            Box::new(math_expr(r, all, cols, aggregate, raw)?),
+        ),
+        other => return Err(format!("unsupported expression in SELECT: {other}")),
+    })
+}
+
+/// InfluxQL's name of an arithmetic column: its fields' and calls' names joined by `_`.
+fn math_name(e: &Expr) -> String {
+    fn walk(e: &Expr, out: &mut Vec<String>) {
+        match e {
+            Expr::Var(v) => out.push(v.clone()),
+            Expr::Call { name, .. } => out.push(name.clone()),
+            Expr::Binary(l, _, r) => {
+                walk(l, out);
+                walk(r, out);
+            }
+            _ => {}
+        }
+    }
+    let mut names = Vec::new();
+    walk(e, &mut names);
+    names.join("_")
+}
+
+/// Evaluates arithmetic on one output row (`row[0]` is the time). Integers stay integers
+/// except under `/`; a null or non-number operand gives null; division by zero gives 0, as
+/// in InfluxQL.
+fn eval_math(m: &Math, row: &[Value]) -> Value {
+    match m {
+        Math::Col(i) => match row.get(i + 1) {
+            Some(v @ (Value::Int(_) | Value::UInt(_) | Value::Float(_))) => v.clone(),
+            _ => Value::Null,
+        },
+        Math::Int(i) => Value::Int(*i),
+        Math::Num(n) => Value::Float(*n),
+        Math::Bin(l, op, r) => {
+            let (a, b) = (eval_math(l, row), eval_math(r, row));
+            match (&a, &b) {
+                (Value::Null, _) | (_, Value::Null) => Value::Null,
+                (Value::Int(x), Value::Int(y)) if *op != Op::Div => match op {
+                    Op::Add => Value::Int(x.wrapping_add(*y)),
+                    Op::Sub => Value::Int(x.wrapping_sub(*y)),
+                    Op::Mul => Value::Int(x.wrapping_mul(*y)),
+                    _ => {
+                        if *y == 0 {
+                            Value::Int(0)
+                        } else {
+                            Value::Int(x.wrapping_rem(*y))
+                        }
+                    }
+                },
+                _ => {
+                    let (Some(x), Some(y)) = (num(&a), num(&b)) else {
+                        return Value::Null;
+                    };
+                    Value::Float(match op {
+                        Op::Add => x + y,
+                        Op::Sub => x - y,
+                        Op::Mul => x * y,
+                        Op::Div if y == 0.0 => 0.0,
+                        Op::Div => x / y,
+                        _ if y == 0.0 => 0.0,
+                        _ => x % y,
+                    })
+                }
+            }
+        }
+    }
 }
 
 /// Whether storage can compute a measurement's aggregates per series for this statement
