@@ -7,12 +7,16 @@
 //! * [`encode`] writes results as InfluxDB's JSON (optionally chunked, times as RFC3339 or epoch
 //!   integers) or its v1 CSV.
 //!
-//! Supported: `SELECT` of fields, tags, `*` and the aggregates `count mean median mode spread
-//! stddev sum min max first last percentile distinct` (with `AS`), `FROM` names, regexes and
-//! `"db"."rp"."m"`, `WHERE` on time, tags and fields, `GROUP BY time(i[, offset])`, tags and
-//! `*`, `fill(...)`, `ORDER BY time`, `LIMIT/OFFSET/SLIMIT/SOFFSET`, `tz('UTC')`; `SHOW
-//! DATABASES`, `RETENTION POLICIES`, `MEASUREMENTS`, `TAG KEYS`, `TAG VALUES`, `FIELD KEYS`,
-//! `SERIES`. Everything else is an error that names the construct.
+//! Supported: `SELECT` of fields, tags, `*`, the aggregates `count mean median mode spread
+//! stddev sum min max first last percentile distinct` (with `AS`, `*` and `/regex/` arguments)
+//! and arithmetic over them (`+ - * / %`); `FROM` names, regexes and `"db"."rp"."m"`; `WHERE`
+//! on time (RFC3339 strings, epoch integers, durations, `now()`), tags and fields with
+//! `= != <> < <= > >= =~ !~ AND OR` and parentheses; `GROUP BY time(i[, offset])`, tags and
+//! `*`; `fill(null|none|previous|linear|<number>)`; `ORDER BY time [ASC|DESC]`;
+//! `LIMIT/OFFSET/SLIMIT/SOFFSET`; `tz('UTC')`. `SHOW DATABASES`, `RETENTION POLICIES`,
+//! `MEASUREMENTS`, `TAG KEYS`, `TAG VALUES`, `FIELD KEYS`, `SERIES`. Other statements parse and
+//! answer `not implemented: <statement>`; other functions, subqueries, `GROUP BY /regex/`,
+//! other time zones and bound parameters are errors that name them.
 //!
 //! Execution reads through the same [`Source`](crate::source::Source) as Flux, with the range and the measurement,
 //! field and tag predicates pushed down, and the common aggregates computed by storage per
