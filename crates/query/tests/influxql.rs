@@ -529,3 +529,27 @@ fn arithmetic_in_projections() {
         ]
     );
 }
+
+#[test]
+fn databases_a_query_reads() {
+    let q = influxql::parse(
+        r#"SELECT v FROM m; SELECT v FROM "other"."rp1"."m", "rp2"."m"; SHOW TAG KEYS ON third; SHOW DATABASES; SHOW MEASUREMENTS"#,
+    )
+    .unwrap_or_default();
+    assert_eq!(q.len(), 5);
+    let pair = |d: &str, r: Option<&str>| (d.to_string(), r.map(str::to_string));
+    assert_eq!(
+        Context::needed(&q, Some("db"), None),
+        vec![
+            pair("db", None),
+            pair("other", Some("rp1")),
+            pair("db", Some("rp2")),
+            pair("third", None),
+        ]
+    );
+    // Without a db parameter only the databases the statements name.
+    assert_eq!(
+        Context::needed(&q, None, Some("autogen")),
+        vec![pair("other", Some("rp1")), pair("third", Some("autogen"))]
+    );
+}
