@@ -7,22 +7,11 @@
 mod common;
 
 use common::TestServer;
-use serde_json::json;
 
 #[tokio::test]
 async fn python_influxdb_1x_client_writes_and_selects() {
     let srv = TestServer::start().await;
     let s = srv.setup().await;
-    srv.call(
-        "POST",
-        "/api/v2/dbrps",
-        Some(&s.token),
-        Some(
-            json!({"orgID": s.org_id, "bucketID": s.bucket_id, "database": "pydb",
-                    "retention_policy": "autogen", "default": true}),
-        ),
-    )
-    .await
-    .status(201);
+    srv.create_dbrp(&s, "pydb", &s.bucket_id).await;
     common::run_python_checks(&srv, "influxql.py", &[&srv.url, &s.token, "pydb"]);
 }

@@ -72,17 +72,7 @@ async fn ground_truth_written_both_ways_reads_back_exactly() {
     let srv = TestServer::start().await;
     let s = srv.setup().await;
     let v1_bucket = create_bucket(&srv, &s, "v1-bucket").await;
-    srv.call(
-        "POST",
-        "/api/v2/dbrps",
-        Some(&s.token),
-        Some(
-            json!({"orgID": s.org_id, "bucketID": v1_bucket, "database": "truthdb",
-                    "retention_policy": "autogen", "default": true}),
-        ),
-    )
-    .await
-    .status(201);
+    srv.create_dbrp(&s, "truthdb", &v1_bucket).await;
 
     let body = lines();
     // 1.x: the database and retention policy resolve through the mapping.

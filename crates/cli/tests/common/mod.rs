@@ -217,6 +217,22 @@ impl TestServer {
         r.str("/token")
     }
 
+    /// Maps 1.x database `db` (retention policy `autogen`, the default) to `bucket_id` of the
+    /// set-up org (`POST /api/v2/dbrps`).
+    pub async fn create_dbrp(&self, s: &Setup, db: &str, bucket_id: &str) {
+        self.call(
+            "POST",
+            "/api/v2/dbrps",
+            Some(&s.token),
+            Some(
+                json!({"orgID": s.org_id, "bucketID": bucket_id, "database": db,
+                        "retention_policy": "autogen", "default": true}),
+            ),
+        )
+        .await
+        .status(201);
+    }
+
     /// Runs a Flux script (`POST /api/v2/query`) with every annotation; the raw answer.
     pub async fn flux_raw(&self, token: &str, org: &str, script: &str) -> Resp {
         let body = json!({
