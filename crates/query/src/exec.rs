@@ -15,7 +15,9 @@ use crate::flux::ast::{
     StringPart, UnaryOp,
 };
 use crate::functions;
-use crate::source::{AggregateKind, BucketRef, Predicate, ReadRequest, Source, WindowAggregate};
+use crate::source::{
+    AggregateKind, BucketRef, Predicate, ReadRequest, Sink, Source, WindowAggregate,
+};
 use crate::table::{ResultSet, Table};
 use crate::time::{Duration, add_months, month_index};
 use crate::value::{Record, Value, format_float};
@@ -45,9 +47,20 @@ pub fn execute(
     source: &dyn Source,
     options: &Options,
 ) -> Result<Vec<ResultSet>, QueryError> {
+    execute_with_sink(program, source, None, options)
+}
+
+/// As [`execute`], with a [`Sink`] that `to()` writes into (without one, `to()` fails).
+pub fn execute_with_sink(
+    program: &str,
+    source: &dyn Source,
+    sink: Option<&dyn Sink>,
+    options: &Options,
+) -> Result<Vec<ResultSet>, QueryError> {
     let ast = flux::parse(program)?;
     let mut it = Interp {
         source,
+        sink,
         now: options.now,
         results: Vec::new(),
         limits: Limits {
@@ -350,6 +363,7 @@ const UNIVERSE: &[&str] = &[
     "now",
     "length",
     "contains",
+    "to",
 ];
 
 const SCHEMA: &[&str] = &[
@@ -371,6 +385,8 @@ pub struct RowRef<'t> {
 
 pub struct Interp<'a> {
     pub source: &'a dyn Source,
+    /// Where `to()` writes; `None` where writing is not available.
+    pub sink: Option<&'a dyn Sink>,
     pub now: i64,
     pub results: Vec<ResultSet>,
     pub limits: Limits,
@@ -450,6 +466,7 @@ impl Interp<'_> {
                 "influxdata/influxdb/schema" | "influxdata/influxdb/v1" => SCHEMA,
                 "csv" => &["csv.from"],
                 "array" => &["array.from"],
+                "influxdata/influxdb" => &["influxdb.to"],
                 other => {
                     return Err(invalid(
                         imp.span,

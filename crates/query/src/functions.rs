@@ -71,6 +71,7 @@ fn params_of(name: &str) -> &'static [&'static str] {
         "contains" => &["value", "set"],
         "csv.from" => &["csv"],
         "array.from" => &["rows"],
+        "to" | "influxdb.to" => crate::to::PARAMS,
         n if n.starts_with("schema.") => {
             &["bucket", "tag", "predicate", "start", "stop", "measurement"]
         }
@@ -123,6 +124,7 @@ pub fn call_builtin(it: &mut Interp<'_>, a: Args) -> R<Value> {
             Ok(Value::Stream(Arc::new(st)))
         }
         "now" => Ok(Value::Time(it.now)),
+        "to" | "influxdb.to" => crate::to::to(it, &a),
         "buckets" => buckets(it, &a),
         "string" | "int" | "uint" | "float" | "bool" | "time" => {
             let v = a.required("v").cloned().or_else(|e| {

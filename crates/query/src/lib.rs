@@ -7,6 +7,7 @@
 //!   [`csv::write_error`] writes an error that happens after the body began.
 //! * [`flux::extern_ast::to_source`] turns a request's `extern` AST into Flux for
 //!   [`Options::prelude`]; [`pretty::write_results`] prints results as `influx query` does.
+//! * `to()` writes through a [`source::Sink`] given to [`execute_with_sink`] (see [`to`]).
 //! * [`influxql`] parses and runs InfluxQL for the 1.x `/query` route and encodes its answers.
 //! * Errors carry InfluxDB's code ([`QueryError::code`]) for the HTTP status.
 //!
@@ -53,9 +54,10 @@ pub mod source;
 pub mod table;
 pub mod tdigest;
 pub mod time;
+pub mod to;
 pub mod value;
 
-pub use exec::{Options, execute};
+pub use exec::{Options, execute, execute_with_sink};
 pub use table::{Column, GroupKey, KeyColumn, ResultSet, Table};
 pub use value::{DataType, Value};
 

@@ -217,6 +217,40 @@ pub trait Source {
     fn read(&self, req: &ReadRequest) -> Result<Vec<Table>, SourceError>;
 }
 
+/// An organization named by `to()`: `org` (a name) or `orgID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgRef {
+    Name(String),
+    Id(String),
+}
+
+/// Where `to()` writes: a bucket, and its org when named (else the query's org).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteTarget {
+    pub bucket: BucketRef,
+    pub org: Option<OrgRef>,
+}
+
+/// One field value at one time, as `to()` writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritePoint {
+    pub measurement: String,
+    /// Tags sorted by key, without empty values.
+    pub tags: Vec<(String, String)>,
+    pub field: String,
+    /// A `Float`, `Int`, `UInt`, `Bool` or `String` (never null).
+    pub value: Value,
+    /// ns since the epoch.
+    pub time: i64,
+}
+
+/// Where `to()` writes points: the write edge beside [`Source`].
+pub trait Sink {
+    /// Writes points into the target bucket; errors as [`SourceError`] (an unknown or
+    /// unwritable bucket is [`SourceError::BucketNotFound`]).
+    fn write(&self, target: &WriteTarget, points: &[WritePoint]) -> Result<(), SourceError>;
+}
+
 /// The values of one series, as read from storage.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SeriesValues {
