@@ -291,6 +291,40 @@ async fn aggregates(srv: &TestServer, s: &Setup) {
         }
     }
 
+    // A transformation over windows, as dashboards ask for rates.
+    let query = format!(
+        "SELECT derivative(sum(usage_user), 1h) FROM cpu WHERE {range} GROUP BY time(1h), host"
+    );
+    let got = q_json(srv, s, &query, "&epoch=ns").await;
+    for (si, host) in ["serverA", "serverB"].iter().enumerate() {
+        let sums: Vec<(i64, f64)> = windows
+            .iter()
+            .filter(|((h, _), _)| h == host)
+            .map(|((_, t), v)| (*t, v.iter().sum()))
+            .collect();
+        let want: Vec<(i64, f64)> = sums
+            .windows(2)
+            .map(|p| {
+                (
+                    p[1].0,
+                    (p[1].1 - p[0].1) / ((p[1].0 - p[0].0) as f64 / H as f64),
+                )
+            })
+            .collect();
+        let rows = got["results"][0]["series"][si]["values"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(rows.len(), want.len(), "{got}");
+        for (row, (t, d)) in rows.iter().zip(&want) {
+            assert_eq!(row[0], json!(t));
+            assert!(
+                close(row[1].as_f64().unwrap_or(f64::NAN), *d),
+                "{row} != {d}"
+            );
+        }
+    }
+
     // Without GROUP BY time: one row at the range's start; a lone selector at its point.
     let got = q_json(
         srv,
@@ -498,14 +532,14 @@ async fn shows_and_errors(srv: &TestServer, s: &Setup) {
     let got = q_json(
         srv,
         s,
-        "SELECT v FROM nodb..m; SELECT derivative(v) FROM edge",
+        "SELECT v FROM nodb..m; SELECT top(v, 3) FROM edge",
         "",
     )
     .await;
     assert_eq!(got["results"][0]["error"], "database not found: nodb");
     assert_eq!(
         got["results"][1]["error"],
-        "function derivative() is not supported"
+        "function top() is not supported"
     );
     // Credentials as for /write.
     let r = srv

@@ -553,3 +553,79 @@ fn databases_a_query_reads() {
         vec![pair("other", Some("rp1")), pair("third", Some("autogen"))]
     );
 }
+
+#[test]
+fn transformations() {
+    let src = source();
+    let values = |q: &str| {
+        let got = one(&src, q);
+        assert_eq!(got.len(), 1, "{q}");
+        got[0].values.clone()
+    };
+    // Host a's usage grows by 1 a minute.
+    assert_eq!(
+        values("SELECT derivative(usage, 1m) FROM cpu WHERE host = 'a' AND time < 3m"),
+        vec![vec![t(M), f(1.0)], vec![t(2 * M), f(1.0)]]
+    );
+    assert_eq!(
+        values("SELECT derivative(usage) FROM cpu WHERE host = 'a' AND time < 2m")[0][1],
+        f(1.0 / 60.0)
+    );
+    // Over windows: empty ones are skipped, the change is per unit of the time between values.
+    let got = one(
+        &src,
+        "SELECT non_negative_derivative(max(usage), 1m) AS rate FROM cpu WHERE host = 'b' AND time >= 2m AND time < 6m GROUP BY time(1m)",
+    );
+    assert_eq!(got[0].columns, cols(&["time", "rate"]));
+    assert_eq!(
+        got[0].values,
+        vec![vec![t(5 * M), f((110.0 - 104.0) / 3.0)]]
+    );
+    // n of host a: 0 1 2 0.
+    let w = "FROM cpu WHERE host = 'a' AND time < 4m";
+    assert_eq!(
+        values(&format!("SELECT difference(n) {w}")),
+        vec![
+            vec![t(M), i(1)],
+            vec![t(2 * M), i(1)],
+            vec![t(3 * M), i(-2)]
+        ]
+    );
+    assert_eq!(
+        values(&format!("SELECT non_negative_difference(n) {w}")),
+        vec![vec![t(M), i(1)], vec![t(2 * M), i(1)]]
+    );
+    assert_eq!(
+        values(&format!("SELECT cumulative_sum(n) {w}")),
+        vec![
+            vec![t(0), i(0)],
+            vec![t(M), i(1)],
+            vec![t(2 * M), i(3)],
+            vec![t(3 * M), i(3)]
+        ]
+    );
+    assert_eq!(
+        values("SELECT moving_average(usage, 3) FROM cpu WHERE host = 'a' AND time < 5m"),
+        vec![
+            vec![t(2 * M), f(1.0)],
+            vec![t(3 * M), f(2.0)],
+            vec![t(4 * M), f(3.0)]
+        ]
+    );
+    let errors: Vec<Option<String>> = run(
+        &src,
+        "SELECT derivative(usage) FROM cpu GROUP BY time(1m); SELECT derivative(mean(usage)) FROM cpu; SELECT derivative(usage), usage FROM cpu; SELECT moving_average(usage, 1) FROM cpu",
+    )
+    .into_iter()
+    .map(|r| r.error)
+    .collect();
+    assert_eq!(
+        errors,
+        vec![
+            Some("aggregate function required inside the call to derivative: derivative(usage)".into()),
+            Some("derivative(mean(...)) requires a GROUP BY time interval".into()),
+            Some("mixing transformations (derivative, difference, ...) with other fields is not supported".into()),
+            Some("moving_average() needs a field and a window of more than one point".into()),
+        ]
+    );
+}

@@ -705,9 +705,6 @@ const KNOWN_FUNCTIONS: &[&str] = &[
     "ceil",
     "chande_momentum_oscillator",
     "cos",
-    "cumulative_sum",
-    "derivative",
-    "difference",
     "double_exponential_moving_average",
     "elapsed",
     "exp",
@@ -722,9 +719,6 @@ const KNOWN_FUNCTIONS: &[&str] = &[
     "log",
     "log10",
     "log2",
-    "moving_average",
-    "non_negative_derivative",
-    "non_negative_difference",
     "pow",
     "relative_strength_index",
     "round",
@@ -1064,6 +1058,18 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
                 outputs.push((name.clone(), Out::Col(cols.len())));
                 cols.push((name, col));
             }
+            Expr::Call { name, args } if Transform::is(name) => {
+                let (t, col) = transform_col(name, args, s.interval.is_some(), &all)?;
+                match col.1 {
+                    Col::Agg { .. } => aggregate = true,
+                    _ => raw = true,
+                }
+                outputs.push((
+                    alias.clone().unwrap_or_else(|| name.clone()),
+                    Out::Transform(t, cols.len()),
+                ));
+                cols.push(col);
+            }
             Expr::Call { name, args } => {
                 aggregate = true;
                 for c in agg_cols(name, args, alias.as_deref(), &all)? {
@@ -1083,6 +1089,16 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
     }
     if aggregate && raw {
         return Err("mixing aggregate and non-aggregate queries is not supported".into());
+    }
+    let transforms = outputs
+        .iter()
+        .filter(|(_, o)| matches!(o, Out::Transform(..)))
+        .count();
+    if transforms > 0 && transforms < outputs.len() {
+        return Err(
+            "mixing transformations (derivative, difference, ...) with other fields is not supported"
+                .into(),
+        );
     }
     if !aggregate && s.interval.is_some() {
         return Err("GROUP BY requires at least one aggregate function".into());
@@ -1122,6 +1138,9 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
         if direct {
             return rows;
         }
+        if transforms > 0 {
+            return apply_transforms(&outputs, &rows);
+        }
         rows.into_iter()
             .map(|row| {
                 let mut out = Vec::with_capacity(outputs.len() + 1);
@@ -1130,6 +1149,7 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
                     out.push(match o {
                         Out::Col(i) => row.get(i + 1).cloned().unwrap_or(Value::Null),
                         Out::Math(m) => eval_math(m, &row),
+                        Out::Transform(..) => Value::Null,
                     });
                 }
                 out
@@ -1358,11 +1378,216 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
     Ok(page(out, s.slimit, s.soffset))
 }
 
-/// An output column: one computed column, or arithmetic over computed columns.
+/// An output column: one computed column, arithmetic over computed columns, or a
+/// transformation of one computed column along the series' rows.
 #[derive(Debug, Clone)]
 enum Out {
     Col(usize),
     Math(Math),
+    Transform(Transform, usize),
+}
+
+/// InfluxQL's transformations, applied to a series' rows in time order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Transform {
+    /// Change per `unit` ns between consecutive values.
+    Derivative {
+        unit: i64,
+        non_negative: bool,
+    },
+    Difference {
+        non_negative: bool,
+    },
+    CumulativeSum,
+    MovingAverage(usize),
+}
+
+impl Transform {
+    fn is(name: &str) -> bool {
+        matches!(
+            name,
+            "derivative"
+                | "non_negative_derivative"
+                | "difference"
+                | "non_negative_difference"
+                | "cumulative_sum"
+                | "moving_average"
+        )
+    }
+}
+
+/// The transformation a call asks for and the column it reads: a field (raw) or, with `GROUP
+/// BY time`, one aggregate of one field.
+fn transform_col(
+    name: &str,
+    args: &[Expr],
+    grouped: bool,
+    all: &Schema,
+) -> R<(Transform, (String, Col))> {
+    let Some(inner) = args.first() else {
+        return Err(format!(
+            "invalid number of arguments for {name}, expected at least 1, got 0"
+        ));
+    };
+    let col = match inner {
+        Expr::Var(v) if grouped => {
+            return Err(format!(
+                "aggregate function required inside the call to {name}: {name}({v})"
+            ));
+        }
+        Expr::Var(v) => (v.clone(), Col::Field(v.clone())),
+        Expr::Call { name: f, args: a } if Transform::is(f) => {
+            return Err(format!(
+                "nested transformations are not supported: {name}({f}(...))"
+            ));
+        }
+        Expr::Call { name: f, args: a } => {
+            if !grouped {
+                return Err(format!(
+                    "{name}({f}(...)) requires a GROUP BY time interval"
+                ));
+            }
+            let mut c = agg_cols(f, a, None, all)?;
+            if c.len() != 1 || !matches!(a.first(), Some(Expr::Var(_))) {
+                return Err(format!("{name}() needs one field in {f}()"));
+            }
+            c.remove(0)
+        }
+        other => return Err(format!("expected field argument in {name}(), got {other}")),
+    };
+    let t = match name {
+        "derivative" | "non_negative_derivative" => {
+            let unit = match args.get(1) {
+                None => 1_000_000_000,
+                Some(Expr::Duration(d)) if *d > 0 => *d,
+                Some(other) => {
+                    return Err(format!(
+                        "second argument to {name} must be a duration, got {other}"
+                    ));
+                }
+            };
+            if args.len() > 2 {
+                return Err(format!(
+                    "invalid number of arguments for {name}, expected at least 1 but no more than 2, got {}",
+                    args.len()
+                ));
+            }
+            Transform::Derivative {
+                unit,
+                non_negative: name.starts_with("non_negative"),
+            }
+        }
+        "difference" | "non_negative_difference" | "cumulative_sum" => {
+            if args.len() != 1 {
+                return Err(format!(
+                    "invalid number of arguments for {name}, expected 1, got {}",
+                    args.len()
+                ));
+            }
+            match name {
+                "cumulative_sum" => Transform::CumulativeSum,
+                _ => Transform::Difference {
+                    non_negative: name.starts_with("non_negative"),
+                },
+            }
+        }
+        _ => match args.get(1) {
+            Some(Expr::Int(n)) if *n > 1 && args.len() == 2 => {
+                Transform::MovingAverage(usize::try_from(*n).unwrap_or(usize::MAX))
+            }
+            _ => {
+                return Err(
+                    "moving_average() needs a field and a window of more than one point".into(),
+                );
+            }
+        },
+    };
+    Ok((t, col))
+}
+
+/// Applies every output's transformation to a series' rows (time order); nulls are skipped;
+/// a row is kept when one of its outputs has a value.
+fn apply_transforms(outputs: &[(String, Out)], rows: &[Vec<Value>]) -> Vec<Vec<Value>> {
+    let mut columns: Vec<Vec<Value>> = Vec::with_capacity(outputs.len());
+    for (_, o) in outputs {
+        let Out::Transform(t, ci) = o else {
+            columns.push(vec![Value::Null; rows.len()]);
+            continue;
+        };
+        let mut out = vec![Value::Null; rows.len()];
+        let mut prev: Option<(i64, Value)> = None;
+        let mut sum: Option<Value> = None;
+        let mut window: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
+        for (ri, row) in rows.iter().enumerate() {
+            let Some(Value::Time(time)) = row.first() else {
+                continue;
+            };
+            let v = match row.get(ci + 1) {
+                Some(v @ (Value::Int(_) | Value::UInt(_) | Value::Float(_))) => v.clone(),
+                _ => continue,
+            };
+            out[ri] = match *t {
+                Transform::Derivative { unit, non_negative } => match &prev {
+                    Some((pt, pv)) if *time > *pt => {
+                        let d = (num(&v).unwrap_or(0.0) - num(pv).unwrap_or(0.0))
+                            / ((*time - *pt) as f64 / unit as f64);
+                        if non_negative && d < 0.0 {
+                            Value::Null
+                        } else {
+                            Value::Float(d)
+                        }
+                    }
+                    _ => Value::Null,
+                },
+                Transform::Difference { non_negative } => match &prev {
+                    Some((_, pv)) => {
+                        let d = match (&v, pv) {
+                            (Value::Int(a), Value::Int(b)) => Value::Int(a.wrapping_sub(*b)),
+                            _ => Value::Float(num(&v).unwrap_or(0.0) - num(pv).unwrap_or(0.0)),
+                        };
+                        if non_negative && num(&d).is_some_and(|x| x < 0.0) {
+                            Value::Null
+                        } else {
+                            d
+                        }
+                    }
+                    None => Value::Null,
+                },
+                Transform::CumulativeSum => {
+                    let next = match &sum {
+                        None => v.clone(),
+                        Some(s) => add_values(s, &v),
+                    };
+                    sum = Some(next.clone());
+                    next
+                }
+                Transform::MovingAverage(n) => {
+                    window.push_back(num(&v).unwrap_or(0.0));
+                    if window.len() > n {
+                        window.pop_front();
+                    }
+                    if window.len() == n {
+                        Value::Float(window.iter().sum::<f64>() / n as f64)
+                    } else {
+                        Value::Null
+                    }
+                }
+            };
+            prev = Some((*time, v));
+        }
+        columns.push(out);
+    }
+    let mut result = Vec::new();
+    for (ri, row) in rows.iter().enumerate() {
+        if columns.iter().all(|c| matches!(c[ri], Value::Null)) {
+            continue;
+        }
+        let mut out = Vec::with_capacity(outputs.len() + 1);
+        out.push(row.first().cloned().unwrap_or(Value::Null));
+        out.extend(columns.iter().map(|c| c[ri].clone()));
+        result.push(out);
+    }
+    result
 }
 
 /// Arithmetic over computed columns (by index) and number literals.

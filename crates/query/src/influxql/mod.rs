@@ -9,7 +9,9 @@
 //!
 //! Supported: `SELECT` of fields, tags, `*`, the aggregates `count mean median mode spread
 //! stddev sum min max first last percentile distinct` (with `AS`, `*` and `/regex/` arguments)
-//! and arithmetic over them (`+ - * / %`); `FROM` names, regexes and `"db"."rp"."m"`; `WHERE`
+//! and arithmetic over them (`+ - * / %`); the transformations `derivative
+//! non_negative_derivative difference non_negative_difference cumulative_sum moving_average`
+//! (of a field, or of an aggregate under `GROUP BY time`); `FROM` names, regexes and `"db"."rp"."m"`; `WHERE`
 //! on time (RFC3339 strings, epoch integers, durations, `now()`), tags and fields with
 //! `= != <> < <= > >= =~ !~ AND OR` and parentheses; `GROUP BY time(i[, offset])`, tags and
 //! `*`; `fill(null|none|previous|linear|<number>)`; `ORDER BY time [ASC|DESC]`;
