@@ -187,6 +187,14 @@ fn field_and_tag_conditions() {
     let got = one(&src, "SELECT n FROM cpu WHERE n >= 1.5");
     assert_eq!(got[0].values.len(), 3);
     assert!(got[0].values.iter().all(|r| r[1] == i(2)));
+    // Measurements that do not exist answer no series.
+    for q in [
+        "SELECT * FROM nope",
+        "SELECT count(*) FROM nope",
+        "SELECT v FROM nope",
+    ] {
+        assert_eq!(one(&src, q), vec![], "{q}");
+    }
     // A regex FROM, ORDER BY time DESC, LIMIT and OFFSET.
     let got = one(
         &src,

@@ -1122,6 +1122,10 @@ fn select(ctx: &Context<'_>, s: &Select) -> R<Vec<Series>> {
         .iter()
         .any(|(_, c)| matches!(c, Col::Field(_) | Col::Agg { .. }))
     {
+        // `*` over measurements that do not exist selects nothing, without error.
+        if measurement_schemas.is_empty() {
+            return Ok(vec![]);
+        }
         return Err("at least 1 non-time field must be queried".into());
     }
     let names = unique_names(
