@@ -93,7 +93,7 @@ pub enum QueryError {
 }
 
 impl QueryError {
-    /// InfluxDB's error code: `invalid` (HTTP 400), `not found` (404), `too many requests`
+    /// InfluxDB's error code: `invalid` (HTTP 400), `forbidden` (403), `not found` (404), `too many requests`
     /// (429, memory limit), `unavailable` (503, timeout) or `internal error` (500).
     pub fn code(&self) -> &'static str {
         match self {
@@ -102,6 +102,7 @@ impl QueryError {
             }
             QueryError::Source(source::SourceError::BucketNotFound(_)) => "not found",
             QueryError::Source(source::SourceError::Invalid(_)) => "invalid",
+            QueryError::Source(source::SourceError::Forbidden(_)) => "forbidden",
             QueryError::Source(source::SourceError::MemoryLimit { .. }) => "too many requests",
             QueryError::MemoryLimit { .. } => "too many requests",
             QueryError::Timeout => "unavailable",

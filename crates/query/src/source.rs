@@ -205,6 +205,9 @@ pub enum SourceError {
     /// The answer would exceed [`ReadRequest::memory_limit`].
     #[error("query exceeded its memory limit of {limit} bytes")]
     MemoryLimit { limit: usize },
+    /// The caller may not do this (e.g. `to()` into a bucket without write permission).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Other(String),
 }

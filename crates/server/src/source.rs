@@ -1,4 +1,5 @@
-//! The query crate's [`Source`] over the storage engine: what `POST /api/v2/query` reads.
+//! The query crate's [`Source`] over the storage engine: what `POST /api/v2/query` reads; and
+//! [`EngineSink`], the [`Sink`] `to()` writes through.
 //!
 //! One [`EngineSource`] serves one organization and one caller. Buckets are found by name or
 //! ID in the metadata store; a bucket the caller may not read is reported as not found, as
@@ -24,9 +25,9 @@ use std::sync::Arc;
 
 use meta::{Action, Bucket, BucketFilter, BucketType, FindOptions, Id, MetaStore, ResourceType};
 use query::source::{
-    AggregateKind, BucketInfo, BucketRef, Predicate, ReadRequest, SeriesValues, Source,
-    SourceError, WindowAggregate, WindowResult, aggregate_series, series_table,
-    window_aggregate_table,
+    AggregateKind, BucketInfo, BucketRef, OrgRef, Predicate, ReadRequest, SeriesValues, Sink,
+    Source, SourceError, WindowAggregate, WindowResult, WritePoint, WriteTarget, aggregate_series,
+    series_table, window_aggregate_table,
 };
 use query::table::Table;
 use query::value::{DataType, Value};
@@ -291,6 +292,82 @@ impl EngineSource {
             }
         }
         Ok(Some(out))
+    }
+}
+
+/// The query crate's [`Sink`] over the engine: where `to()` writes, on behalf of one caller.
+///
+/// The target org is the one `to()` names (by name or ID) or else the query's; the bucket is
+/// found by name or ID in that org and must allow the caller to write (else 403 `forbidden`,
+/// as InfluxDB's write path refuses). Points are written as nanosecond line protocol through
+/// [`storage::Engine::write_lines`], the path `POST /api/v2/write` takes, so series keys and
+/// field-type checks are the same.
+pub struct EngineSink {
+    pub meta: Arc<MetaStore>,
+    pub engine: Arc<storage::Engine>,
+    pub org_id: Id,
+    pub auth: Auth,
+}
+
+impl EngineSink {
+    fn target_bucket(&self, target: &WriteTarget) -> Result<Bucket, SourceError> {
+        let org_id = match &target.org {
+            None => self.org_id,
+            Some(OrgRef::Id(s)) => s
+                .parse::<Id>()
+                .map_err(|_| SourceError::Invalid(format!("invalid org id {s:?}")))?,
+            Some(OrgRef::Name(n)) => match self.meta.find_org_by_name(n) {
+                Ok(o) => o.id,
+                Err(meta::Error::NotFound { .. }) => {
+                    return Err(SourceError::BucketNotFound(format!(
+                        "failed to look up organization {n:?}"
+                    )));
+                }
+                Err(e) => return Err(other(e)),
+            },
+        };
+        let not_found = || SourceError::BucketNotFound(target.bucket.to_string());
+        let found = match &target.bucket {
+            BucketRef::Name(n) => self.meta.find_bucket_by_name(org_id, n),
+            BucketRef::Id(s) => match s.parse::<Id>() {
+                Ok(id) => self.meta.get_bucket(id),
+                Err(_) => return Err(SourceError::Invalid("invalid bucket id".into())),
+            },
+        };
+        let b = match found {
+            Ok(b) if b.org_id == org_id => b,
+            Ok(_) | Err(meta::Error::NotFound { .. }) => return Err(not_found()),
+            Err(e) => return Err(other(e)),
+        };
+        let write = Perm::at(Action::Write, ResourceType::Buckets, b.org_id, b.id);
+        if !self.auth.allowed(&write) {
+            return Err(SourceError::Forbidden(
+                "insufficient permissions for write".into(),
+            ));
+        }
+        Ok(b)
+    }
+}
+
+impl Sink for EngineSink {
+    fn write(&self, target: &WriteTarget, points: &[WritePoint]) -> Result<(), SourceError> {
+        let bucket = self.target_bucket(target)?;
+        let body = query::to::line_protocol(points);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        match self.engine.write_lines(
+            bucket.id.get(),
+            body.as_bytes(),
+            storage::Precision::Nanoseconds,
+            now,
+        ) {
+            Ok(_) => Ok(()),
+            Err(e @ (storage::WriteError::Parse(_) | storage::WriteError::PartialWrite { .. })) => {
+                Err(SourceError::Invalid(e.to_string()))
+            }
+            Err(e) => Err(other(e)),
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use crate::error::{ApiError, Code};
 use crate::routes::paging::Params;
 use crate::routes::stream::stream_body;
 use crate::routes::write::{find_org, read_body};
-use crate::source::EngineSource;
+use crate::source::{EngineSink, EngineSource};
 
 /// Largest query body accepted.
 const MAX_QUERY_BODY: usize = 16 << 20;
@@ -166,6 +166,12 @@ pub async fn query(
     let headers = req.headers().clone();
     let body = read_body(req.into_body(), MAX_QUERY_BODY).await?;
     let parsed = parse_request(&headers, &body)?;
+    let sink = EngineSink {
+        meta: Arc::clone(&app.meta),
+        engine: Arc::clone(&app.engine),
+        org_id,
+        auth: auth.clone(),
+    };
     let source = EngineSource {
         meta: Arc::clone(&app.meta),
         engine: Arc::clone(&app.engine),
@@ -189,7 +195,7 @@ pub async fn query(
     let dialect = parsed.dialect;
     let script = parsed.query;
     let results = app
-        .storage(move |_| query::execute(&script, &source, &options))
+        .storage(move |_| query::execute_with_sink(&script, &source, Some(&sink), &options))
         .await?;
     let results = match results {
         Ok(r) => r,
