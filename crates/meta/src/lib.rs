@@ -56,7 +56,8 @@ pub use id::Id;
 pub use model::*;
 pub use store::{
     BCRYPT_COST, Label, LabelCreate, LabelFilter, LabelMapping, LabelUpdate, MIN_PASSWORD_LEN,
-    MetaStore, default_shard_group_duration, generate_token,
+    MetaStore, Run, RunLog, Task, TaskCreate, TaskFilter, default_shard_group_duration,
+    generate_token, zero_time,
     hash_token,
 };
 pub use time::Time;

@@ -37,9 +37,11 @@ mod legacy_auth;
 mod orgs;
 mod shards;
 mod snapshot;
+mod tasks;
 mod users;
 
 pub use labels::{Label, LabelCreate, LabelFilter, LabelMapping, LabelUpdate};
+pub use tasks::{Run, RunLog, Task, TaskCreate, TaskFilter, zero_time};
 
 const HOUR_NS: i64 = 3_600_000_000_000;
 const DAY_NS: i64 = 24 * HOUR_NS;
