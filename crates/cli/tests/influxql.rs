@@ -512,19 +512,16 @@ async fn shows_and_errors(srv: &TestServer, s: &Setup) {
         whole["results"][0]["series"][0]["values"]
     );
 
-    // A syntax error is a 400 with InfluxDB's text and position.
-    let r = q(srv, s, "SELECT * FROM", "").await;
-    r.status(400);
-    assert_eq!(
-        r.json(),
-        json!({"error": "error parsing query: found EOF, expected identifier at line 1, char 14"})
-    );
+    // A syntax error is a 400 with InfluxDB 2.x's error body, text and position.
+    q(srv, s, "SELECT * FROM", "")
+        .await
+        .error(400, "invalid")
+        .message("failed to parse query: found EOF, expected identifier at line 1, char 14");
     let r = q(srv, s, "SELEC 1", "").await;
-    r.status(400);
+    r.error(400, "invalid");
     assert!(
-        r.json()["error"]
-            .as_str()
-            .is_some_and(|e| e.starts_with("error parsing query: found SELEC, expected SELECT")),
+        r.str("/message")
+            .starts_with("failed to parse query: found SELEC, expected SELECT"),
         "{}",
         r.text
     );

@@ -114,7 +114,7 @@ def main(url, token, db):
         client.query("SELEKT usage FROM py_cpu")
         check(False, "a syntax error must fail")
     except InfluxDBClientError as e:
-        check(e.code == 400 and "error parsing query" in str(e), f"syntax error answers 400: {e}")
+        check(e.code == 400 and "failed to parse query" in str(e), f"syntax error answers 400: {e}")
     try:
         client.query("SELECT usage INTO other FROM py_cpu")
         check(False, "an unsupported statement must fail")

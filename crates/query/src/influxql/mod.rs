@@ -1,7 +1,8 @@
 //! InfluxQL, as InfluxDB 2.x answers it on the 1.x compatibility route `/query`.
 //!
 //! * [`parse`] reads a query (statements separated by `;`) into [`ast::Statement`]s; a syntax
-//!   error is a [`ParseError`] whose text InfluxDB prefixes with `error parsing query: `.
+//!   error is a [`ParseError`] whose text InfluxDB 2.x prefixes with `failed to parse query: `
+//!   (1.x with `error parsing query: `).
 //! * [`execute`] runs the statements against a [`Source`](crate::source::Source) and answers one [`StatementResult`]
 //!   per statement (an error in one statement is that result's `error`, as InfluxDB does).
 //! * [`encode`] writes results as InfluxDB's JSON (optionally chunked, times as RFC3339 or epoch

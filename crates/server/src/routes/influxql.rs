@@ -10,7 +10,9 @@
 //! [`find_dbrp_bucket`] (the `db` parameter or the statement's `ON db` / `"db"."rp"."m"`).
 //!
 //! Answers as InfluxDB: 200 with `{"results":[...]}` (a statement's failure is that result's
-//! `error`), 400 `{"error":"error parsing query: ..."}` for a syntax error or a missing `q`,
+//! `error`), 400 with InfluxDB's error body `{"code":"invalid","message":"failed to parse
+//! query: ..."}` for a syntax error (as 2.x answers; 1.x wrote `{"error":"error parsing
+//! query: ..."}`), 400 `{"error":"missing required parameter \"q\""}` without a query,
 //! CSV for `Accept: application/csv` or `text/csv`. The statements run one at a time on the
 //! blocking thread that writes the body, each result written as soon as it is known, so only
 //! one statement's answer is held at once (see `query::influxql` for its bounds);
@@ -130,12 +132,8 @@ pub async fn query_v1(
     };
     let statements = match query::influxql::parse(q) {
         Ok(s) => s,
-        Err(e) => {
-            return Ok(request_error(
-                StatusCode::BAD_REQUEST,
-                &format!("error parsing query: {e}"),
-            ));
-        }
+        // InfluxDB 2.x's answer (its `ProxyExecutor`), not 1.x's `{"error": ...}`.
+        Err(e) => return Err(ApiError::invalid(format!("failed to parse query: {e}"))),
     };
     let db = get("db").map(str::to_string);
     let rp = get("rp").map(str::to_string);
