@@ -97,17 +97,7 @@ const H: i64 = 3_600_000_000_000;
 async fn influxql_over_the_ground_truth() {
     let srv = TestServer::start().await;
     let s = srv.setup().await;
-    srv.call(
-        "POST",
-        "/api/v2/dbrps",
-        Some(&s.token),
-        Some(
-            json!({"orgID": s.org_id, "bucketID": s.bucket_id, "database": "truthdb",
-                    "retention_policy": "autogen", "default": true}),
-        ),
-    )
-    .await
-    .status(201);
+    srv.create_dbrp(&s, "truthdb", &s.bucket_id).await;
     let r = srv
         .req(reqwest::Method::POST, "/write?db=truthdb&precision=ns")
         .header("Authorization", format!("Token {}", s.token))
