@@ -3,13 +3,14 @@
 //! [`serve`] takes an already-bound listener, a plain [`ServeConfig`] and a shutdown future; the
 //! binary parses flags and signals and calls it. The route table is in [`routes`]; every error
 //! is an [`error::ApiError`]; authentication and permission checks are in [`auth`]; the
-//! `Zap-Trace-Span` header is handled in [`trace_span`].
+//! `Zap-Trace-Span` header is handled in [`trace_span`]; [`tasks`] schedules and runs tasks.
 
 pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod routes;
 pub mod source;
+pub mod tasks;
 pub mod trace_span;
 
 use std::future::{Future, IntoFuture};
@@ -210,6 +211,8 @@ pub struct App {
     pub http_metrics: Arc<metrics::HttpMetrics>,
     /// The settings the server runs with, by influxd flag name, for `GET /api/v2/config`.
     pub runtime_config: Arc<serde_json::Map<String, serde_json::Value>>,
+    /// The task scheduler's state (see [`tasks`]); [`serve`] runs its loop.
+    pub tasks: Arc<tasks::Scheduler>,
 }
 
 impl App {
@@ -224,6 +227,7 @@ impl App {
             started_at: now_rfc3339(),
             http_metrics: Arc::default(),
             runtime_config: Arc::default(),
+            tasks: Arc::default(),
         }
     }
 
@@ -318,6 +322,8 @@ pub async fn serve(
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
     });
+    let scheduler = Arc::clone(&app.tasks);
+    let scheduling = tasks::Scheduler::start(app.clone());
     let server = axum::serve(listener, app_router(app))
         .with_graceful_shutdown(signal)
         .into_future();
@@ -335,6 +341,7 @@ pub async fn serve(
             "in-flight requests did not finish in time; stopping without them"
         ),
     }
+    scheduler.stop(scheduling).await;
     close_engine(engine).await;
     tracing::info!("server stopped");
     Ok(())
