@@ -23,6 +23,7 @@ pub mod restore;
 pub mod setup;
 pub mod signin;
 pub mod stream;
+pub mod tasks;
 pub mod users;
 pub mod views;
 pub mod write;
@@ -112,19 +113,12 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET|POST", "/api/v2/stacks"),
     ("GET|PATCH|DELETE", "/api/v2/stacks/{id}"),
     ("POST", "/api/v2/stacks/{id}/uninstall"),
-    ("GET|POST", "/api/v2/tasks"),
-    ("GET|PATCH|DELETE", "/api/v2/tasks/{id}"),
     ("GET|POST", "/api/v2/tasks/{id}/labels"),
     ("DELETE", "/api/v2/tasks/{id}/labels/{labelID}"),
-    ("GET", "/api/v2/tasks/{id}/logs"),
     ("GET|POST", "/api/v2/tasks/{id}/members"),
     ("DELETE", "/api/v2/tasks/{id}/members/{userID}"),
     ("GET|POST", "/api/v2/tasks/{id}/owners"),
     ("DELETE", "/api/v2/tasks/{id}/owners/{userID}"),
-    ("GET|POST", "/api/v2/tasks/{id}/runs"),
-    ("GET|DELETE", "/api/v2/tasks/{id}/runs/{runID}"),
-    ("GET", "/api/v2/tasks/{id}/runs/{runID}/logs"),
-    ("POST", "/api/v2/tasks/{id}/runs/{runID}/retry"),
     ("GET", "/api/v2/telegraf/plugins"),
     ("GET|POST", "/api/v2/telegrafs"),
     ("GET|PUT|DELETE", "/api/v2/telegrafs/{id}"),
@@ -204,6 +198,27 @@ pub fn router() -> Router<App> {
         .route(
             "/api/v2/buckets/{id}/labels/{labelID}",
             axum::routing::delete(labels::bucket_remove),
+        )
+        .route("/api/v2/tasks", get(tasks::list).post(tasks::create))
+        .route(
+            "/api/v2/tasks/{id}",
+            get(tasks::get_one)
+                .patch(tasks::update)
+                .delete(tasks::delete),
+        )
+        .route("/api/v2/tasks/{id}/logs", get(tasks::task_logs))
+        .route(
+            "/api/v2/tasks/{id}/runs",
+            get(tasks::list_runs).post(tasks::run_now),
+        )
+        .route(
+            "/api/v2/tasks/{id}/runs/{runID}",
+            get(tasks::get_run).delete(tasks::cancel_run),
+        )
+        .route("/api/v2/tasks/{id}/runs/{runID}/logs", get(tasks::run_logs))
+        .route(
+            "/api/v2/tasks/{id}/runs/{runID}/retry",
+            post(tasks::retry_run),
         )
         .route("/api/v2/labels", get(labels::list).post(labels::create))
         .route(
