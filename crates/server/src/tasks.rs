@@ -685,11 +685,12 @@ fn execute(app: &crate::App, job: Job) {
         Err(_) if cancel.load(Ordering::Relaxed) => "canceled",
         Err(_) => "failed",
     };
+    // As InfluxDB's executor: the status line, then the error.
+    run.log
+        .push(log_line(run_id, format!("Completed({status})")));
     if let Err(e) = &outcome {
         run.log.push(log_line(run_id, e.clone()));
     }
-    run.log
-        .push(log_line(run_id, format!("Completed({status})")));
     run.status = status.into();
     run.finished_at = Time::now();
     if let Err(e) = write_run_point(app, &task, &run) {
@@ -697,6 +698,7 @@ fn execute(app: &crate::App, job: Job) {
     }
     let _ = meta.delete_task_run(task.id, run_id);
     let sf = run.scheduled_for;
+    // As InfluxDB's `FinishRun`: the second to last log line of a failed run.
     let err_msg = if status == "failed" {
         let n = run.log.len();
         run.log
@@ -765,9 +767,15 @@ fn run_flux(
         memory_limit: (app.query_memory_bytes > 0).then_some(app.query_memory_bytes),
         ..query::Options::default()
     };
+    // Worded as InfluxDB's executor words a failed run: a script that does not parse, one the
+    // query service refuses, and errors met while reading the results.
     query::execute_with_sink(&task.flux, &source, Some(&sink), &options)
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| match e {
+            query::QueryError::Parse(_) => format!("could not parse Flux script: {e}"),
+            query::QueryError::NoStreamingData => format!("unexpected error from queryd: {e}"),
+            e => format!("error exhausting result iterator: {e}"),
+        })
 }
 
 /// The org's `_tasks` bucket.

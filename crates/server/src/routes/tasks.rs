@@ -28,13 +28,14 @@ use serde_json::{Value, json};
 
 use crate::App;
 use crate::auth::{Auth, Perm};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::routes::JsonBody;
 use crate::routes::paging::{IdPath, Params, parse_id};
-use crate::routes::write::find_org;
 use crate::tasks::{self, go_duration_ns, parse_go_duration, parse_options, rfc3339_nano};
 
 const DEFAULT_LIMIT: usize = 100;
+/// The type of the tasks this API creates and lists.
+const SYSTEM: &str = "system";
 const MAX_LIMIT: usize = 500;
 
 fn read_perm(t: &Task) -> meta::Permission {
@@ -45,27 +46,90 @@ fn write_perm(t: &Task) -> meta::Permission {
     Perm::at(Action::Write, ResourceType::Tasks, t.org_id, t.id)
 }
 
+/// RFC 3339 to the second, as Go's `time.RFC3339` prints a time.
+fn rfc3339_secs(t: &Time) -> String {
+    let ns = i64::try_from(t.unix_nanos()).unwrap_or(i64::MIN);
+    crate::rfc3339(ns.div_euclid(1_000_000_000), 0)
+}
+
+/// A duration as InfluxDB's task API prints an offset: hours, minutes and seconds, zero parts
+/// left out (`1h`, `5m30s`, `-10s`).
+fn offset_text(ns: i64) -> String {
+    let mut out = String::new();
+    if ns < 0 {
+        out.push('-');
+    }
+    let secs = (ns.unsigned_abs() / 1_000_000_000) as i64;
+    let (h, m, sec) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    if h != 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m != 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if sec != 0 {
+        out.push_str(&format!("{sec}s"));
+    }
+    out
+}
+
+/// A task as InfluxDB's API shows it: times to the second and left out when unset, the offset
+/// left out when zero, plus `links` and `labels`.
 fn task_json(t: &Task, basic: bool) -> Value {
-    let mut v = serde_json::to_value(t).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        if basic {
-            m.remove("flux");
+    let mut m = serde_json::Map::new();
+    let id = t.id;
+    m.insert(
+        "links".into(),
+        json!({
+            "self": format!("/api/v2/tasks/{id}"),
+            "owners": format!("/api/v2/tasks/{id}/owners"),
+            "members": format!("/api/v2/tasks/{id}/members"),
+            "labels": format!("/api/v2/tasks/{id}/labels"),
+            "runs": format!("/api/v2/tasks/{id}/runs"),
+            "logs": format!("/api/v2/tasks/{id}/logs"),
+        }),
+    );
+    m.insert("labels".into(), json!([]));
+    m.insert("id".into(), json!(id.to_string()));
+    m.insert("orgID".into(), json!(t.org_id.to_string()));
+    m.insert("org".into(), json!(t.org));
+    m.insert("ownerID".into(), json!(t.owner_id.to_string()));
+    m.insert("name".into(), json!(t.name));
+    if !t.description.is_empty() {
+        m.insert("description".into(), json!(t.description));
+    }
+    m.insert("status".into(), json!(t.status));
+    if !basic {
+        m.insert("flux".into(), json!(t.flux));
+    }
+    for (k, v) in [("every", &t.every), ("cron", &t.cron)] {
+        if !v.is_empty() {
+            m.insert(k.into(), json!(v));
         }
-        let id = t.id;
-        m.insert("labels".into(), json!([]));
+    }
+    if let Some(ns) = parse_go_duration(&t.offset).filter(|n| *n != 0) {
+        m.insert("offset".into(), json!(offset_text(ns)));
+    }
+    if !zero(&t.latest_completed) {
         m.insert(
-            "links".into(),
-            json!({
-                "self": format!("/api/v2/tasks/{id}"),
-                "owners": format!("/api/v2/tasks/{id}/owners"),
-                "members": format!("/api/v2/tasks/{id}/members"),
-                "labels": format!("/api/v2/tasks/{id}/labels"),
-                "runs": format!("/api/v2/tasks/{id}/runs"),
-                "logs": format!("/api/v2/tasks/{id}/logs"),
-            }),
+            "latestCompleted".into(),
+            json!(rfc3339_secs(&t.latest_completed)),
         );
     }
-    v
+    for (k, v) in [
+        ("lastRunStatus", &t.last_run_status),
+        ("lastRunError", &t.last_run_error),
+    ] {
+        if !v.is_empty() {
+            m.insert(k.into(), json!(v));
+        }
+    }
+    for (k, v) in [("createdAt", &t.created_at), ("updatedAt", &t.updated_at)] {
+        if !zero(v) {
+            m.insert(k.into(), json!(rfc3339_secs(v)));
+        }
+    }
+    Value::Object(m)
 }
 
 fn zero(t: &Time) -> bool {
@@ -110,6 +174,22 @@ fn task_not_found() -> ApiError {
     ApiError::not_found("task not found")
 }
 
+/// InfluxDB's handler wrapping of a service error: `"<msg>: <cause>"`, with the cause's code
+/// unless the handler sets one. Internal errors keep their generic text.
+fn wrap(msg: &'static str, code: Option<Code>) -> impl FnOnce(ApiError) -> ApiError {
+    move |e| {
+        if e.code == Code::Internal {
+            return e;
+        }
+        ApiError::new(code.unwrap_or(e.code), format!("{msg}: {}", e.message))
+    }
+}
+
+/// A request that does not decode: 400 `failed to decode request: <cause>`.
+fn decode_err(e: ApiError) -> ApiError {
+    ApiError::invalid(format!("failed to decode request: {}", e.message))
+}
+
 /// The task, if it exists and the caller may read it (else 404 / 401).
 async fn readable(app: &App, auth: &Auth, id: Id) -> Result<Task, ApiError> {
     let t = app
@@ -129,7 +209,7 @@ async fn writable(app: &App, auth: &Auth, id: Id) -> Result<Task, ApiError> {
     Ok(t)
 }
 
-fn limit_of(params: &Params) -> Result<usize, ApiError> {
+fn limit_of(params: &Params, out_of_bounds: &str) -> Result<usize, ApiError> {
     match params.get("limit") {
         None => Ok(DEFAULT_LIMIT),
         Some(v) => {
@@ -137,9 +217,7 @@ fn limit_of(params: &Params) -> Result<usize, ApiError> {
                 .parse()
                 .map_err(|_| ApiError::invalid("limit is invalid"))?;
             if !(1..=MAX_LIMIT as i64).contains(&l) {
-                return Err(ApiError::invalid(format!(
-                    "limit must be between 1 and {MAX_LIMIT}"
-                )));
+                return Err(ApiError::invalid(out_of_bounds));
             }
             Ok(l as usize)
         }
@@ -152,31 +230,37 @@ pub async fn list(
     auth: Auth,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = limit_of(&params)?;
-    let org_id = if params.get("org").is_some() || params.get("orgID").is_some() {
-        Some(find_org(&app, &params).await?.id)
+    let limit = limit_of(&params, "limit must be between 1 and 500").map_err(decode_err)?;
+    let after = params.id("after").map_err(decode_err)?;
+    let org_id = if let Some(name) = params.get("org") {
+        let n = name.to_string();
+        match app.meta(move |m| m.find_org_by_name(&n)).await {
+            Ok(o) => Some(o.id),
+            Err(e) if e.code == Code::NotFound => {
+                return Err(ApiError::invalid(format!(
+                    "failed to decode request: org {name} not found or unauthorized: org not found or unauthorized"
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+    } else if let Some(id) = params.id("orgID").map_err(decode_err)? {
+        Some(app.meta(move |m| m.get_org(id)).await?.id)
     } else {
         None
     };
-    let kind = params.get("type").map(str::to_string);
-    let basic = kind.as_deref() == Some("basic");
-    let status = params.get("status").map(str::to_string);
-    if let Some(s) = &status
-        && s != "active"
-        && s != "inactive"
-    {
-        return Err(ApiError::invalid(format!("invalid task status: {s:?}")));
-    }
+    let basic = params.get("type") == Some("basic");
+    // As InfluxDB: only `active`/`inactive` filter; the API lists the tasks it creates (type
+    // `system`).
+    let status = params
+        .get("status")
+        .filter(|s| *s == "active" || *s == "inactive")
+        .map(str::to_string);
     let filter = TaskFilter {
         org_id,
         name: params.get("name").map(str::to_string),
         status,
-        after: params.id("after")?,
-        task_type: match kind.as_deref() {
-            Some("basic") => Some("*".into()),
-            Some(t) => Some(t.to_string()),
-            None => None,
-        },
+        after,
+        task_type: Some(SYSTEM.into()),
         limit: 0,
     };
     let all = app.meta(move |m| m.list_tasks(&filter)).await?;
@@ -204,8 +288,6 @@ pub struct CreateBody {
     #[serde(rename = "orgID")]
     org_id: String,
     org: String,
-    #[serde(rename = "type")]
-    task_type: String,
 }
 
 /// `POST /api/v2/tasks`.
@@ -214,39 +296,42 @@ pub async fn create(
     auth: Auth,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let decode = |m: String| decode_err(ApiError::invalid(m));
     if body.flux.is_empty() {
-        return Err(ApiError::invalid("missing flux"));
+        return Err(decode("missing flux".into()));
+    }
+    let org_given = parse_id(&body.org_id).ok();
+    if org_given.is_none() && body.org.is_empty() {
+        return Err(decode("missing orgID and org".into()));
     }
     if !body.status.is_empty() && body.status != "active" && body.status != "inactive" {
-        return Err(ApiError::invalid(format!(
-            "invalid task status: {:?}",
-            body.status
-        )));
+        return Err(decode(format!("invalid task status: {:?}", body.status)));
     }
-    let org_id = if !body.org_id.is_empty() {
-        let id = parse_id(&body.org_id)?;
-        app.meta(move |m| m.get_org(id)).await?.id
-    } else if !body.org.is_empty() {
-        let mut p = Params::default();
-        p.0.insert("org".into(), body.org.clone());
-        find_org(&app, &p).await?.id
-    } else if let Some(o) = auth.org_id {
-        o
-    } else {
-        return Err(ApiError::invalid("missing orgID and org"));
+    let org_id = match org_given {
+        Some(id) => {
+            app.meta(move |m| m.get_org(id))
+                .await
+                .map_err(wrap("could not identify organization", None))?
+                .id
+        }
+        None => {
+            let name = body.org.clone();
+            app.meta(move |m| m.find_org_by_name(&name))
+                .await
+                .map_err(wrap("could not identify organization", None))?
+                .id
+        }
     };
     auth.require(&Perm::in_org(Action::Write, ResourceType::Tasks, org_id))?;
     let Some(owner) = auth.user_id else {
-        return Err(ApiError::invalid(
-            "a task needs a token that belongs to a user",
-        ));
+        return Err(ApiError::invalid("cannot create task with invalid ownerID"));
     };
     let opts = parse_options(&body.flux)
         .map_err(|e| ApiError::invalid(format!("invalid options: {e}")))?;
     let req = TaskCreate {
         org_id,
         owner_id: owner,
-        task_type: body.task_type,
+        task_type: SYSTEM.into(),
         flux: body.flux,
         description: body.description,
         status: body.status,
@@ -266,7 +351,9 @@ pub async fn get_one(
     auth: Auth,
     IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let t = readable(&app, &auth, id).await?;
+    let t = readable(&app, &auth, id)
+        .await
+        .map_err(wrap("failed to find task", Some(Code::NotFound)))?;
     Ok(Json(task_json(&t, false)))
 }
 
@@ -350,20 +437,28 @@ pub async fn update(
     let has_options =
         body.name.is_some() || body.every.is_some() || body.cron.is_some() || body.offset.is_some();
     if body.flux.is_none() && body.status.is_none() && body.description.is_none() && !has_options {
-        return Err(ApiError::invalid("cannot update task without content"));
+        return Err(decode_err(ApiError::invalid(
+            "cannot update task without content",
+        )));
     }
     if body.every.as_deref().is_some_and(|e| !e.is_empty())
         && body.cron.as_deref().is_some_and(|c| !c.is_empty())
     {
-        return Err(ApiError::invalid("cannot specify both every and cron"));
+        return Err(decode_err(ApiError::invalid(
+            "cannot specify both every and cron",
+        )));
     }
     if let Some(s) = &body.status
         && s != "active"
         && s != "inactive"
     {
-        return Err(ApiError::invalid(format!("invalid task status: {s:?}")));
+        return Err(decode_err(ApiError::invalid(format!(
+            "invalid task status: {s:?}"
+        ))));
     }
-    let old = writable(&app, &auth, id).await?;
+    let old = writable(&app, &auth, id)
+        .await
+        .map_err(wrap("failed to update task", None))?;
     let mut flux = body.flux.clone().filter(|f| !f.is_empty());
     let mut opts = None;
     if flux.is_some() || has_options {
@@ -421,8 +516,12 @@ pub async fn update(
                 let now = Time::now();
                 if let Some(s) = status {
                     if s == "active" && t.status != "active" {
-                        // Resume from now rather than catch up the inactive time.
-                        t.latest_completed = now;
+                        // Resume from now (to the second) rather than catch up the
+                        // inactive time, as InfluxDB does.
+                        let ns = now.unix_nanos();
+                        let secs = Time::from_unix_nanos(ns - ns.rem_euclid(1_000_000_000))?;
+                        t.latest_completed = secs;
+                        t.latest_scheduled = secs;
                     }
                     t.status = s;
                 }
@@ -431,7 +530,7 @@ pub async fn update(
             })
         })
         .await?
-        .ok_or_else(task_not_found)?;
+        .ok_or_else(|| wrap("failed to update task", None)(task_not_found()))?;
     app.tasks.wake();
     Ok(Json(task_json(&t, false)))
 }
@@ -442,9 +541,11 @@ pub async fn delete(
     auth: Auth,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    writable(&app, &auth, id).await?;
+    writable(&app, &auth, id)
+        .await
+        .map_err(wrap("failed to delete task", None))?;
     if !app.meta(move |m| m.delete_task(id)).await? {
-        return Err(task_not_found());
+        return Err(wrap("failed to delete task", None)(task_not_found()));
     }
     app.tasks.wake();
     Ok(StatusCode::NO_CONTENT)
@@ -487,11 +588,24 @@ pub async fn list_runs(
     IdPath(id): IdPath,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let task = readable(&app, &auth, id).await?;
-    let limit = limit_of(&params)?;
-    let after = params.id("after")?;
-    let after_time = time_param(&params, "afterTime")?;
-    let before_time = time_param(&params, "beforeTime")?;
+    let limit = limit_of(
+        &params,
+        "run limit is out of bounds, must be between 1 and 500",
+    )
+    .map_err(decode_err)?;
+    let after = params.id("after").map_err(decode_err)?;
+    let after_time = time_param(&params, "afterTime").map_err(decode_err)?;
+    let before_time = time_param(&params, "beforeTime").map_err(decode_err)?;
+    if let (Some(a), Some(b)) = (after_time, before_time)
+        && b <= a
+    {
+        return Err(decode_err(ApiError::invalid(
+            "beforeTime must be later than afterTime",
+        )));
+    }
+    let task = readable(&app, &auth, id)
+        .await
+        .map_err(wrap("failed to find runs", None))?;
     let runs: Vec<Value> = all_runs(&app, &task)
         .await?
         .iter()
@@ -527,7 +641,21 @@ async fn queue(app: &App, task: &Task, scheduled_for: Time) -> Result<Run, ApiEr
         log: Vec::new(),
     };
     let r = run.clone();
-    app.meta(move |m| m.queue_manual_run(&r)).await?;
+    let queued = app
+        .meta(move |m| {
+            if m.manual_runs(r.task_id)?
+                .iter()
+                .any(|q| q.scheduled_for == r.scheduled_for)
+            {
+                return Ok(false);
+            }
+            m.queue_manual_run(&r)?;
+            Ok(true)
+        })
+        .await?;
+    if !queued {
+        return Err(ApiError::new(Code::Conflict, "run already queued"));
+    }
     app.tasks.wake();
     Ok(run)
 }
@@ -539,23 +667,26 @@ pub async fn run_now(
     IdPath(id): IdPath,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let task = writable(&app, &auth, id).await?;
+    let task = writable(&app, &auth, id)
+        .await
+        .map_err(wrap("failed to force run", None))?;
     let body: RunBody = if body.iter().all(u8::is_ascii_whitespace) {
         RunBody::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid(format!("failed to decode request body: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| decode_err(ApiError::invalid(e.to_string())))?
     };
     let scheduled_for = match body.scheduled_for {
         Some(s) if !s.is_empty() => s
             .parse::<Time>()
-            .map_err(|_| ApiError::invalid("scheduledFor is not a valid RFC 3339 time"))?,
+            .map_err(|_| decode_err(ApiError::invalid("scheduledFor is not an RFC 3339 time")))?,
         _ => {
             let now = Time::now().unix_nanos();
             Time::from_unix_nanos(now - now.rem_euclid(1_000_000_000))?
         }
     };
-    let run = queue(&app, &task, scheduled_for).await?;
+    let run = queue(&app, &task, scheduled_for)
+        .await
+        .map_err(wrap("failed to force run", None))?;
     Ok((StatusCode::CREATED, Json(run_json(&run))))
 }
 
@@ -578,8 +709,14 @@ pub async fn get_run(
     Path((tid, rid)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (tid, rid) = ids(&tid, &rid)?;
-    let task = readable(&app, &auth, tid).await?;
-    Ok(Json(run_json(&find_run(&app, &task, rid).await?)))
+    let task = readable(&app, &auth, tid)
+        .await
+        .map_err(wrap("failed to find run", None))?;
+    Ok(Json(run_json(
+        &find_run(&app, &task, rid)
+            .await
+            .map_err(wrap("failed to find run", None))?,
+    )))
 }
 
 /// `DELETE /api/v2/tasks/{id}/runs/{runID}`: cancels a run in progress.
@@ -589,11 +726,15 @@ pub async fn cancel_run(
     Path((tid, rid)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (tid, rid) = ids(&tid, &rid)?;
-    writable(&app, &auth, tid).await?;
+    writable(&app, &auth, tid)
+        .await
+        .map_err(wrap("failed to cancel run", None))?;
     if app.tasks.cancel(rid) {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("run not found"))
+        Err(wrap("failed to cancel run", None)(ApiError::not_found(
+            "run not found",
+        )))
     }
 }
 
@@ -604,9 +745,15 @@ pub async fn retry_run(
     Path((tid, rid)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (tid, rid) = ids(&tid, &rid)?;
-    let task = writable(&app, &auth, tid).await?;
-    let old = find_run(&app, &task, rid).await?;
-    let run = queue(&app, &task, old.scheduled_for).await?;
+    let task = writable(&app, &auth, tid)
+        .await
+        .map_err(wrap("failed to retry run", None))?;
+    let old = find_run(&app, &task, rid)
+        .await
+        .map_err(wrap("failed to retry run", None))?;
+    let run = queue(&app, &task, old.scheduled_for)
+        .await
+        .map_err(wrap("failed to retry run", None))?;
     Ok(Json(run_json(&run)))
 }
 
@@ -616,7 +763,9 @@ pub async fn task_logs(
     auth: Auth,
     IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let task = readable(&app, &auth, id).await?;
+    let task = readable(&app, &auth, id)
+        .await
+        .map_err(wrap("failed to find task logs", None))?;
     let mut runs = all_runs(&app, &task).await?;
     runs.reverse();
     let events: Vec<Value> = runs
@@ -634,8 +783,12 @@ pub async fn run_logs(
     Path((tid, rid)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (tid, rid) = ids(&tid, &rid)?;
-    let task = readable(&app, &auth, tid).await?;
-    let run = find_run(&app, &task, rid).await?;
+    let task = readable(&app, &auth, tid)
+        .await
+        .map_err(wrap("failed to find task logs", None))?;
+    let run = find_run(&app, &task, rid)
+        .await
+        .map_err(wrap("failed to find task logs", None))?;
     Ok(Json(json!({ "events": run.log })))
 }
 
