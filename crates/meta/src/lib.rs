@@ -57,7 +57,6 @@ pub use model::*;
 pub use store::{
     BCRYPT_COST, Label, LabelCreate, LabelFilter, LabelMapping, LabelUpdate, MIN_PASSWORD_LEN,
     MetaStore, Run, RunLog, Task, TaskCreate, TaskFilter, default_shard_group_duration,
-    generate_token, zero_time,
-    hash_token,
+    generate_token, hash_token, zero_time,
 };
 pub use time::Time;
