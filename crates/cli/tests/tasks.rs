@@ -587,3 +587,58 @@ async fn task_errors_and_permissions() {
         .error(403, "forbidden")
         .message("insufficient permissions for write");
 }
+
+fn scheduled_ns(run: &Value) -> i64 {
+    let t = run["scheduledFor"].as_str().unwrap_or_default();
+    query::time::parse_rfc3339(t).unwrap_or_else(|| panic!("scheduledFor {t:?}"))
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_restart_resumes_tasks_from_now_without_catching_up() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let tok = s.token.as_str();
+    let flux = "option task = {name: \"tick\", every: 1s}\nfrom(bucket: \"bucket\") |> range(start: -task.every)";
+    let r = create_task(&srv, tok, &s.org_id, flux).await;
+    r.status(201);
+    let id = r.str("/id");
+    wait_for_run(&srv, tok, &id, "success").await;
+
+    let dir = srv.stop();
+    let down = now_ns();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let up = now_ns();
+    let srv = TestServer::start_in(dir, &[]).await;
+    // Wait for a run scheduled after the restart.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rs = loop {
+        let rs = runs(&srv, tok, &id).await;
+        if rs
+            .iter()
+            .any(|r| r["status"] == "success" && scheduled_ns(r) >= up)
+        {
+            break rs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no run after the restart: {rs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Nothing was scheduled for the seconds the server was down.
+    let gap: Vec<&Value> = rs
+        .iter()
+        .filter(|r| {
+            let t = scheduled_ns(r);
+            t > down && t < up
+        })
+        .collect();
+    assert!(gap.is_empty(), "runs caught up over the downtime: {gap:?}");
+}

@@ -13,9 +13,10 @@
 //!   minute/second scan over a few fields answers without another dependency.
 //! * [`Scheduler`] (started by [`crate::serve`]): a run is due once `scheduledFor + offset` has
 //!   passed, where `scheduledFor` is the next schedule time after the task's
-//!   `latestCompleted`. Missed runs are caught up one after another from `latestCompleted`,
-//!   as InfluxDB's scheduler does after a restart; a task set inactive or deleted is skipped on
-//!   the next pass; manual runs (`POST .../runs`, retries) queued in `taskRunsv1` run first.
+//!   `latestCompleted`. Runs missed while the server runs (a run slower than the period) are
+//!   caught up one after another; on start every active task resumes from now, so the time the
+//!   server was down is not caught up, as InfluxDB's `NotifyCoordinatorOfExisting` does; a
+//!   task set inactive or deleted is skipped on the next pass; manual runs (`POST .../runs`, retries) queued in `taskRunsv1` run first.
 //!   At most [`MAX_CONCURRENT_RUNS`] runs execute at once, one per task at a time.
 //! * A run executes the task's Flux with `now()` = `scheduledFor`, as the task's owner (the
 //!   permissions the owner user holds), `to()` writing through [`EngineSink`]. While it runs it
@@ -550,8 +551,35 @@ struct Job {
     run_id: Id,
 }
 
+/// As InfluxDB on start (`NotifyCoordinatorOfExisting`): every active task resumes from now,
+/// so the time the server was down is not caught up.
+fn resume_from_now(meta: &MetaStore) -> Result<(), meta::Error> {
+    let now = Time::now();
+    let active = meta.list_tasks(&meta::TaskFilter {
+        status: Some("active".into()),
+        task_type: Some("*".into()),
+        ..meta::TaskFilter::default()
+    })?;
+    for t in active {
+        meta.update_task(t.id, |t| {
+            if time_ns(&now) > time_ns(&t.latest_completed) {
+                t.latest_completed = now;
+            }
+            t.latest_scheduled = now;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
 async fn run_loop(app: crate::App) {
     let sched = Arc::clone(&app.tasks);
+    let meta = Arc::clone(&app.meta);
+    match tokio::task::spawn_blocking(move || resume_from_now(&meta)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "resuming tasks from now failed"),
+        Err(e) => tracing::warn!(error = %e, "resuming tasks from now failed"),
+    }
     loop {
         if sched.stop.load(Ordering::Relaxed) {
             return;
