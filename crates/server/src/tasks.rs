@@ -572,6 +572,81 @@ fn resume_from_now(meta: &MetaStore) -> Result<(), meta::Error> {
     Ok(())
 }
 
+/// Puts a manual run not started before shutdown back in its queue (a scheduled one is simply
+/// due again after the restart).
+fn requeue(meta: &MetaStore, job: &Job) {
+    let Some(requested) = job.requested_at else {
+        return;
+    };
+    let run = Run {
+        id: job.run_id,
+        task_id: job.task.id,
+        status: "scheduled".into(),
+        scheduled_for: time_of(job.scheduled_for),
+        run_at: time_of(job.scheduled_for),
+        started_at: meta::zero_time(),
+        finished_at: meta::zero_time(),
+        requested_at: time_of(requested),
+        log: Vec::new(),
+    };
+    if let Err(e) = meta.queue_manual_run(&run) {
+        tracing::warn!(task = %job.task.id, error = %e, "requeueing a manual run failed");
+    }
+}
+
+/// The runs due now, grouped by task (manual runs first), each task marked running; and when
+/// to look again at the latest.
+fn due_jobs(
+    meta: &MetaStore,
+    sched: &Scheduler,
+    now: i64,
+) -> Result<(Vec<Vec<Job>>, i64), meta::Error> {
+    let tasks = meta.list_tasks(&meta::TaskFilter {
+        status: Some("active".into()),
+        task_type: Some("*".into()),
+        ..meta::TaskFilter::default()
+    })?;
+    let mut next_wake = now + NS;
+    let mut due = Vec::new();
+    for task in tasks {
+        if lock(&sched.running).contains(&task.id) {
+            continue;
+        }
+        let mut jobs = Vec::new();
+        if !meta.manual_runs(task.id)?.is_empty() {
+            for r in meta.take_manual_runs(task.id)? {
+                jobs.push(Job {
+                    task: task.clone(),
+                    scheduled_for: time_ns(&r.scheduled_for),
+                    requested_at: Some(time_ns(&r.requested_at)),
+                    run_id: r.id,
+                });
+            }
+        }
+        if let Ok(schedule) = Schedule::of(&task) {
+            let offset = parse_go_duration(&task.offset).unwrap_or(0);
+            if let Some(next) = schedule.next_after(time_ns(&task.latest_completed)) {
+                let at = next.saturating_add(offset);
+                if at <= now {
+                    jobs.push(Job {
+                        task: task.clone(),
+                        scheduled_for: next,
+                        requested_at: None,
+                        run_id: Id::generate(),
+                    });
+                } else {
+                    next_wake = next_wake.min(at);
+                }
+            }
+        }
+        if !jobs.is_empty() {
+            lock(&sched.running).insert(task.id);
+            due.push(jobs);
+        }
+    }
+    Ok((due, next_wake))
+}
+
 async fn run_loop(app: crate::App) {
     let sched = Arc::clone(&app.tasks);
     let meta = Arc::clone(&app.meta);
@@ -584,71 +659,34 @@ async fn run_loop(app: crate::App) {
         if sched.stop.load(Ordering::Relaxed) {
             return;
         }
-        let meta = Arc::clone(&app.meta);
-        let tasks = tokio::task::spawn_blocking(move || {
-            meta.list_tasks(&meta::TaskFilter {
-                status: Some("active".into()),
-                task_type: Some("*".into()),
-                ..meta::TaskFilter::default()
-            })
-        })
-        .await;
-        let now = now_ns();
-        let mut next_wake = now + NS;
-        for task in tasks.ok().and_then(Result::ok).unwrap_or_default() {
-            if lock(&sched.running).contains(&task.id) {
+        let (meta, s2) = (Arc::clone(&app.meta), Arc::clone(&sched));
+        let scan = tokio::task::spawn_blocking(move || due_jobs(&meta, &s2, now_ns())).await;
+        let (due, next_wake) = match scan {
+            Ok(Ok(x)) => x,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "listing tasks to run failed");
+                (Vec::new(), now_ns() + NS)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "listing tasks to run failed");
+                (Vec::new(), now_ns() + NS)
+            }
+        };
+        for jobs in due {
+            let Some(task_id) = jobs.first().map(|j| j.task.id) else {
                 continue;
-            }
-            let mut jobs = Vec::new();
-            let meta = Arc::clone(&app.meta);
-            let id = task.id;
-            let manual = tokio::task::spawn_blocking(move || match meta.manual_runs(id) {
-                Ok(r) if !r.is_empty() => meta.take_manual_runs(id),
-                other => other,
-            })
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-            for r in manual {
-                jobs.push(Job {
-                    task: task.clone(),
-                    scheduled_for: time_ns(&r.scheduled_for),
-                    requested_at: Some(time_ns(&r.requested_at)),
-                    run_id: r.id,
-                });
-            }
-            if let Ok(schedule) = Schedule::of(&task) {
-                let offset = parse_go_duration(&task.offset).unwrap_or(0);
-                if let Some(next) = schedule.next_after(time_ns(&task.latest_completed)) {
-                    let due = next.saturating_add(offset);
-                    if due <= now {
-                        jobs.push(Job {
-                            task: task.clone(),
-                            scheduled_for: next,
-                            requested_at: None,
-                            run_id: Id::generate(),
-                        });
-                    } else {
-                        next_wake = next_wake.min(due);
-                    }
-                }
-            }
-            if jobs.is_empty() {
-                continue;
-            }
-            lock(&sched.running).insert(task.id);
+            };
             let app = app.clone();
             let slots = Arc::clone(&sched.slots);
             tokio::spawn(async move {
                 let _permit = slots.acquire_owned().await;
                 let sched = Arc::clone(&app.tasks);
-                let task_id = jobs[0].task.id;
                 let a = app.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     for job in jobs {
                         if a.tasks.stop.load(Ordering::Relaxed) {
-                            break;
+                            requeue(&a.meta, &job);
+                            continue;
                         }
                         execute(&a, job);
                     }
@@ -721,10 +759,8 @@ fn execute(app: &crate::App, job: Job) {
     }
     run.status = status.into();
     run.finished_at = Time::now();
-    if let Err(e) = write_run_point(app, &task, &run) {
-        tracing::warn!(task = %task.id, error = %e, "writing a task run into _tasks failed");
-    }
-    let _ = meta.delete_task_run(task.id, run_id);
+    // As InfluxDB's FinishRun: the task is updated and the run leaves `taskRunsv1`, then the
+    // run is written into `_tasks`.
     let sf = run.scheduled_for;
     // As InfluxDB's `FinishRun`: the second to last log line of a failed run.
     let err_msg = if status == "failed" {
@@ -754,6 +790,10 @@ fn execute(app: &crate::App, job: Job) {
     });
     if let Err(e) = res {
         tracing::warn!(task = %task.id, error = %e, "updating a task after its run failed");
+    }
+    let _ = meta.delete_task_run(task.id, run_id);
+    if let Err(e) = write_run_point(app, &task, &run) {
+        tracing::warn!(task = %task.id, error = %e, "writing a task run into _tasks failed");
     }
 }
 

@@ -757,7 +757,7 @@ pub async fn retry_run(
     Ok(Json(run_json(&run)))
 }
 
-/// `GET /api/v2/tasks/{id}/logs`: every run's log lines, oldest run first.
+/// `GET /api/v2/tasks/{id}/logs`: every run's log lines, runs in the order they are listed.
 pub async fn task_logs(
     State(app): State<App>,
     auth: Auth,
@@ -766,8 +766,8 @@ pub async fn task_logs(
     let task = readable(&app, &auth, id)
         .await
         .map_err(wrap("failed to find task logs", None))?;
-    let mut runs = all_runs(&app, &task).await?;
-    runs.reverse();
+    // In the order the runs are listed, as InfluxDB's FindLogs.
+    let runs = all_runs(&app, &task).await?;
     let events: Vec<Value> = runs
         .iter()
         .flat_map(|r| r.log.iter())
