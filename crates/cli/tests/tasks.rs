@@ -207,6 +207,40 @@ async fn tasks_run_aggregate_fail_stop_and_survive_restart() {
     assert_eq!(r.json()["lastRunStatus"], "success");
     assert!(r.json()["latestCompleted"].as_str().unwrap() >= scheduled);
 
+    // Retrying a finished run queues a new run for the same time (200); canceling a run that
+    // is not running is a 404.
+    let r = srv
+        .call(
+            "POST",
+            &format!("/api/v2/tasks/{id}/runs/{run_id}/retry"),
+            Some(tok),
+            None,
+        )
+        .await;
+    r.status(200);
+    assert_eq!(r.json()["status"], "scheduled");
+    assert_eq!(r.json()["scheduledFor"], scheduled);
+    assert_ne!(r.json()["id"], run_id.as_str());
+    assert!(r.json()["requestedAt"].as_str().is_some());
+    srv.call(
+        "DELETE",
+        &format!("/api/v2/tasks/{id}/runs/{run_id}"),
+        Some(tok),
+        None,
+    )
+    .await
+    .error(404, "not found")
+    .message("failed to cancel run: run not found");
+    srv.call(
+        "POST",
+        &format!("/api/v2/tasks/{id}/runs/0000000000000001/retry"),
+        Some(tok),
+        None,
+    )
+    .await
+    .error(404, "not found")
+    .message("failed to retry run: run not found");
+
     // A manual run is queued (201, status scheduled) and then runs at its scheduledFor.
     let r = srv
         .call(
