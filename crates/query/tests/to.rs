@@ -250,3 +250,60 @@ fn line_protocol_escapes_and_types() {
         "m\\ \\,x,t\\=k=v\\,1 f\\ v=\"say \\\"hi\\\" \\\\\" -5\nm i=-3i 1\nm u=7u 2\nm b=true 3\nm f=0.1 4\n"
     );
 }
+
+#[test]
+fn columns_by_name_nulls_and_type_errors() {
+    let sink = MemSink::default();
+    // measurementColumn and timeColumn pick other columns.
+    let q = r#"import "array"
+array.from(rows: [
+    {m: "weather", at: 1970-01-01T00:00:01Z, _field: "temp", _value: 21.5, city: "Oslo"},
+    {m: "weather", at: 1970-01-01T00:00:02Z, _field: "temp", _value: 22.5, city: "Oslo"},
+])
+  |> to(bucket: "ds", measurementColumn: "m", timeColumn: "at")"#;
+    execute_with_sink(q, &source(), Some(&sink), &opts()).unwrap();
+    let p = sink.points();
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!(p[0].measurement, "weather");
+    assert_eq!(p[0].time, SEC);
+    assert_eq!(p[0].tags, vec![("city".to_string(), "Oslo".to_string())]);
+
+    let run = |q: &str| execute_with_sink(q, &source(), Some(&sink), &opts()).unwrap_err();
+    let e = run(r#"import "array"
+array.from(rows: [{_measurement: "m", _time: 1970-01-01T00:00:01Z, _field: "f", _value: 1, n: 2}])
+  |> to(bucket: "ds", tagColumns: ["n"])"#);
+    assert!(e.to_string().contains("invalid type for tag column"), "{e}");
+    let e = run(r#"import "array"
+array.from(rows: [{_measurement: "m", _time: 1, _field: "f", _value: 1}])
+  |> to(bucket: "ds")"#);
+    assert!(
+        e.to_string()
+            .contains("column _time of type int is not of type time"),
+        "{e}"
+    );
+}
+
+#[test]
+fn null_values_are_skipped() {
+    let sink = MemSink::default();
+    let q = r#"from(bucket: "raw") |> range(start: 0) |> filter(fn: (r) => r.host == "a")
+  |> aggregateWindow(every: 30s, fn: mean, createEmpty: true)
+  |> to(bucket: "ds")"#;
+    // Windows up to now (120 s) in 30 s steps: four with points; the range is [0, 120 s).
+    execute_with_sink(q, &source(), Some(&sink), &opts()).unwrap();
+    let times: Vec<i64> = sink.points().iter().map(|p| p.time).collect();
+    assert_eq!(times, vec![30 * SEC, 60 * SEC, 90 * SEC, 120 * SEC]);
+
+    // Empty windows (null means) write nothing.
+    let sink = MemSink::default();
+    let q = r#"from(bucket: "raw") |> range(start: 0, stop: 1970-01-01T00:03:00Z) |> filter(fn: (r) => r.host == "a")
+  |> aggregateWindow(every: 30s, fn: mean, createEmpty: true)
+  |> to(bucket: "ds")"#;
+    let results = execute_with_sink(q, &source(), Some(&sink), &opts()).unwrap();
+    assert_eq!(
+        results[0].tables[0].nrows(),
+        6,
+        "the empty windows pass through"
+    );
+    assert_eq!(sink.points().len(), 4);
+}
