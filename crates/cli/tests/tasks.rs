@@ -676,3 +676,69 @@ async fn a_restart_resumes_tasks_from_now_without_catching_up() {
         .collect();
     assert!(gap.is_empty(), "runs caught up over the downtime: {gap:?}");
 }
+
+/// The official Python client's tasks API (`influxdb-client`, from `IRONFLUX_PYTHON`).
+const PYTHON_TASKS: &str = r#"
+import sys, time
+from influxdb_client import InfluxDBClient, Organization
+
+url, token, org_id = sys.argv[1:4]
+client = InfluxDBClient(url=url, token=token, org="org")
+tasks = client.tasks_api()
+flux = 'from(bucket: "bucket") |> range(start: -1m) |> to(bucket: "bucket")'
+t = tasks.create_task_every("py", flux, "1s", Organization(id=org_id, name="org"))
+assert t.name == "py" and t.every == "1s" and t.status == "active", t
+assert 'option task = {name: "py", every: 1s}' in t.flux, t.flux
+deadline = time.time() + 10
+while True:
+    runs = tasks.get_runs(t.id)
+    if any(r.status == "success" for r in runs):
+        break
+    assert time.time() < deadline, runs
+    time.sleep(0.1)
+run = next(r for r in runs if r.status == "success")
+assert run.scheduled_for is not None and run.started_at is not None, run
+logs = tasks.get_run_logs(t.id, run.id)
+assert logs[0].message.startswith("Started task from script:"), logs
+assert logs[-1].message == "Completed(success)", logs
+assert any(l.message == "Completed(success)" for l in tasks.get_logs(t.id))
+assert tasks.get_run(t.id, run.id).id == run.id
+t.description = "described"
+assert tasks.update_task(t).description == "described"
+manual = tasks.run_manually(t.id)
+assert manual.status == "scheduled", manual
+assert [x.name for x in tasks.find_tasks()] == ["py"]
+tasks.delete_task(t.id)
+assert tasks.find_tasks() == []
+print("tasks.py: all checks passed")
+"#;
+
+#[tokio::test]
+async fn official_python_client_manages_tasks() {
+    let python = std::env::var("IRONFLUX_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "IRONFLUX_PYTHON is not set: point it at a Python with `influxdb-client` installed \
+             (see crates/cli/tests/python/requirements.txt)"
+        )
+    });
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let url = srv.url.clone();
+    let (token, org_id) = (s.token.clone(), s.org_id.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&python)
+            .args(["-c", PYTHON_TASKS, &url, &token, &org_id])
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("tasks.py: all checks passed"),
+        "stdout:\n{stdout}\nstderr:\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        srv.log()
+    );
+}
