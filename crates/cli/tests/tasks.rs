@@ -327,6 +327,24 @@ async fn tasks_run_aggregate_fail_stop_and_survive_restart() {
     let r = srv
         .call(
             "GET",
+            &format!("/api/v2/tasks?user={}", s.user_id),
+            Some(tok),
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["tasks"].as_array().unwrap().len(), 2);
+    let r = srv
+        .call(
+            "GET",
+            "/api/v2/tasks?user=0000000000000001",
+            Some(tok),
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["tasks"], json!([]));
+    let r = srv
+        .call(
+            "GET",
             "/api/v2/tasks?name=downsample&limit=1",
             Some(tok),
             None,
@@ -471,6 +489,15 @@ async fn task_errors_and_permissions() {
     .await
     .error(400, "invalid")
     .message("failed to decode request: cannot update task without content");
+    srv.call(
+        "PATCH",
+        &format!("/api/v2/tasks/{id}"),
+        Some(tok),
+        Some(json!({"flux": "from(bucket: \"bucket\") |> range(start: -1h)"})),
+    )
+    .await
+    .error(400, "invalid")
+    .message("failed to update task: invalid options: no task options defined");
     srv.call(
         "PATCH",
         &format!("/api/v2/tasks/{id}"),

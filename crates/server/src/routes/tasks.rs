@@ -1,11 +1,17 @@
-//! `/api/v2/tasks`: tasks (list, create, get, update, delete), their runs (list, run now,
+//! `/api/v2/tasks`: tasks (list with `org`, `orgID`, `user`, `name`, `status`, `after`,
+//! `limit`; create, get, update, delete), their runs (list, run now,
 //! get, cancel, retry) and logs, answered as InfluxDB 2.7's task handlers answer them.
 //!
-//! Bodies: a task is its stored record (see [`meta::Task`]) plus `labels: []` and `links`
-//! (`self`, `owners`, `members`, `labels`, `runs`, `logs`); a list is `{"links", "tasks"}`; a
-//! run is `{"links", "id", "taskID", "status", "scheduledFor", "startedAt", "finishedAt",
-//! "requestedAt", "log"}` with unset times left out; runs are `{"links", "runs"}` (runs in
-//! progress first, then finished ones, newest scheduled first); logs are `{"events": [...]}`.
+//! Bodies: a task is InfluxDB's API form of the stored [`meta::Task`]: `links`, `labels: []`,
+//! `id`, `orgID`, `org`, `ownerID`, `name`, `description`, `status`, `flux`, `every`/`cron`,
+//! `offset` (`1h5m`, left out when zero), `latestCompleted`, `lastRunStatus`, `lastRunError`,
+//! `createdAt`, `updatedAt` (times to the second, left out when unset); a list is
+//! `{"links", "tasks"}`; a run is `{"links", "id", "taskID", "status", "scheduledFor",
+//! "startedAt", "finishedAt", "requestedAt", "log"}` with unset times left out; runs are
+//! `{"links", "runs"}` (runs in progress and queued first, then finished ones, newest scheduled
+//! first); logs are `{"events": [...]}`. Errors are worded as InfluxDB's handlers wrap them
+//! (`failed to find task: task not found`, `failed to decode request: ...`). The API creates
+//! and lists tasks of type `system`, as InfluxDB's does.
 //!
 //! Permissions as InfluxDB's task authorizer: reading a task, its runs or logs needs
 //! `read:orgs/<org>/tasks/<id>` (lists keep the readable tasks); creating needs
@@ -249,6 +255,8 @@ pub async fn list(
         None
     };
     let basic = params.get("type") == Some("basic");
+    // `user`: only the tasks this user owns.
+    let user = params.id("user").map_err(decode_err)?;
     // As InfluxDB: only `active`/`inactive` filter; the API lists the tasks it creates (type
     // `system`).
     let status = params
@@ -266,6 +274,7 @@ pub async fn list(
     let all = app.meta(move |m| m.list_tasks(&filter)).await?;
     let tasks: Vec<Value> = all
         .iter()
+        .filter(|t| user.is_none_or(|u| t.owner_id == u))
         .filter(|t| auth.allowed(&read_perm(t)))
         .take(limit)
         .map(|t| task_json(t, basic))
@@ -463,8 +472,9 @@ pub async fn update(
     let mut opts = None;
     if flux.is_some() || has_options {
         let src = flux.clone().unwrap_or_else(|| old.flux.clone());
-        let mut o =
-            parse_options(&src).map_err(|e| ApiError::invalid(format!("invalid options: {e}")))?;
+        let mut o = parse_options(&src).map_err(|e| {
+            ApiError::invalid(format!("failed to update task: invalid options: {e}"))
+        })?;
         if has_options {
             if let Some(n) = body.name.clone().filter(|n| !n.is_empty()) {
                 o.name = n;
@@ -490,8 +500,9 @@ pub async fn update(
                 o.offset = go_duration_ns(ns);
             }
             let rewritten = rewrite_options(&src, &o).map_err(ApiError::invalid)?;
-            o = parse_options(&rewritten)
-                .map_err(|e| ApiError::invalid(format!("invalid options: {e}")))?;
+            o = parse_options(&rewritten).map_err(|e| {
+                ApiError::invalid(format!("failed to update task: invalid options: {e}"))
+            })?;
             flux = Some(rewritten);
         }
         opts = Some(o);
