@@ -269,6 +269,44 @@ async fn tasks_run_aggregate_fail_stop_and_survive_restart() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Run list filters: limit, scheduled time bounds, after a run ID.
+    let list = |q: &'static str| {
+        let (srv, id) = (&srv, id.clone());
+        async move {
+            let r = srv
+                .call(
+                    "GET",
+                    &format!("/api/v2/tasks/{id}/runs?{q}"),
+                    Some(tok),
+                    None,
+                )
+                .await;
+            r.status(200);
+            r.json()["runs"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    assert_eq!(list("limit=1").await.len(), 1);
+    let old = list("beforeTime=2025-01-01T00:00:00Z").await;
+    assert_eq!(old.len(), 1, "{old:?}");
+    assert_eq!(old[0]["id"], manual.as_str());
+    assert!(list("afterTime=2100-01-01T00:00:00Z").await.is_empty());
+    let all = list("").await;
+    assert!(all.len() >= 3, "{all:?}");
+    let newest_first: Vec<i64> = all.iter().map(scheduled_ns).collect();
+    let mut sorted = newest_first.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(newest_first, sorted, "newest scheduled first");
+    srv.call(
+        "GET",
+        &format!(
+            "/api/v2/tasks/{id}/runs?afterTime=2025-01-01T00:00:00Z&beforeTime=2024-01-01T00:00:00Z"
+        ),
+        Some(tok),
+        None,
+    )
+    .await
+    .error(400, "invalid")
+    .message("failed to decode request: beforeTime must be later than afterTime");
 
     // A failing task records failed runs with the error.
     let r = create_task(&srv, tok, &s.org_id, FAILING).await;

@@ -904,16 +904,44 @@ fn write_run_point(app: &crate::App, task: &Task, run: &Run) -> Result<(), Strin
         .map_err(|e| e.to_string())
 }
 
-/// The finished runs of a task, read from the org's `_tasks` bucket, newest scheduled first.
-pub fn finished_runs(app: &crate::App, task: &Task) -> Result<Vec<Run>, String> {
-    let Some(bucket) = tasks_bucket(&app.meta, task.org_id).map_err(|e| e.to_string())? else {
-        return Ok(Vec::new());
-    };
-    let mut req = storage::ReadRequest::all(bucket.id.get(), i64::MIN + 1, i64::MAX);
+/// Which finished runs to read.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// Only the run with this ID.
+    pub run_id: Option<Id>,
+    /// Only runs with a greater ID.
+    pub after: Option<Id>,
+    /// Only runs scheduled strictly after / before these times (ns).
+    pub after_time: Option<i64>,
+    pub before_time: Option<i64>,
+    /// At most this many (0: all).
+    pub limit: usize,
+}
+
+/// A finished run's key in `_tasks`: its point time and status tag.
+type RunKey = (i64, String);
+
+fn read_run_fields(
+    app: &crate::App,
+    bucket: u64,
+    task: Id,
+    start: i64,
+    stop: i64,
+    fields: &[&str],
+) -> Result<std::collections::BTreeMap<RunKey, HashMap<String, String>>, String> {
+    let mut req = storage::ReadRequest::all(bucket, start, stop);
     req.measurement = Some("runs".into());
-    req.predicate = storage::Predicate::Eq("taskID".into(), task.id.to_string());
-    // (time, status) → field → value
-    let mut rows: std::collections::BTreeMap<(i64, String), HashMap<String, String>> =
+    let mut p = vec![storage::Predicate::Eq("taskID".into(), task.to_string())];
+    if !fields.is_empty() {
+        p.push(storage::Predicate::Or(
+            fields
+                .iter()
+                .map(|f| storage::Predicate::Eq("_field".into(), (*f).into()))
+                .collect(),
+        ));
+    }
+    req.predicate = storage::Predicate::And(p);
+    let mut rows: std::collections::BTreeMap<RunKey, HashMap<String, String>> =
         std::collections::BTreeMap::new();
     for s in app.engine.read(&req) {
         let s = s.map_err(|e| e.to_string())?;
@@ -931,15 +959,63 @@ pub fn finished_runs(app: &crate::App, task: &Task) -> Result<Vec<Run>, String> 
             }
         }
     }
-    let mut out = Vec::new();
-    for ((_, status), f) in rows {
+    Ok(rows)
+}
+
+/// The finished runs of a task, read from the org's `_tasks` bucket, newest scheduled first.
+///
+/// Two reads: the `runID` and `scheduledFor` of every run pick the runs wanted, then only the
+/// time span of those is read whole (logs are the bulk of the data).
+pub fn finished_runs(app: &crate::App, task: &Task, q: &RunQuery) -> Result<Vec<Run>, String> {
+    let Some(bucket) = tasks_bucket(&app.meta, task.org_id).map_err(|e| e.to_string())? else {
+        return Ok(Vec::new());
+    };
+    let b = bucket.id.get();
+    let keys = read_run_fields(
+        app,
+        b,
+        task.id,
+        i64::MIN + 1,
+        i64::MAX,
+        &["runID", "scheduledFor"],
+    )?;
+    let mut picked: Vec<(i64, Id, RunKey)> = keys
+        .into_iter()
+        .filter_map(|(k, f)| {
+            let id = f.get("runID")?.parse::<Id>().ok()?;
+            let sf = f
+                .get("scheduledFor")
+                .and_then(|v| v.parse::<Time>().ok())
+                .map_or(i64::MIN, |t| time_ns(&t));
+            Some((sf, id, k))
+        })
+        .filter(|(sf, id, _)| {
+            q.run_id.is_none_or(|r| r == *id)
+                && q.after.is_none_or(|a| *id > a)
+                && q.after_time.is_none_or(|t| *sf > t)
+                && q.before_time.is_none_or(|t| *sf < t)
+        })
+        .collect();
+    picked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    if q.limit > 0 {
+        picked.truncate(q.limit);
+    }
+    let (Some(lo), Some(hi)) = (
+        picked.iter().map(|p| p.2.0).min(),
+        picked.iter().map(|p| p.2.0).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let mut full = read_run_fields(app, b, task.id, lo, hi.saturating_add(1), &[])?;
+    let mut out = Vec::with_capacity(picked.len());
+    for (_, id, key) in picked {
+        let Some(f) = full.remove(&key) else {
+            continue;
+        };
         let parse_t = |k: &str| -> Time {
             f.get(k)
                 .and_then(|v| v.parse::<Time>().ok())
                 .unwrap_or_else(meta::zero_time)
-        };
-        let Some(id) = f.get("runID").and_then(|v| v.parse::<Id>().ok()) else {
-            continue;
         };
         let log: Vec<RunLog> = f
             .get("logs")
@@ -949,7 +1025,7 @@ pub fn finished_runs(app: &crate::App, task: &Task) -> Result<Vec<Run>, String> 
         out.push(Run {
             id,
             task_id: task.id,
-            status,
+            status: key.1,
             run_at: scheduled_for,
             scheduled_for,
             started_at: parse_t("startedAt"),
@@ -958,11 +1034,6 @@ pub fn finished_runs(app: &crate::App, task: &Task) -> Result<Vec<Run>, String> 
             log,
         });
     }
-    out.sort_by(|a, b| {
-        time_ns(&b.scheduled_for)
-            .cmp(&time_ns(&a.scheduled_for))
-            .then(b.id.cmp(&a.id))
-    });
     Ok(out)
 }
 

@@ -37,7 +37,9 @@ use crate::auth::{Auth, Perm};
 use crate::error::{ApiError, Code};
 use crate::routes::JsonBody;
 use crate::routes::paging::{IdPath, Params, parse_id};
-use crate::tasks::{self, go_duration_ns, parse_go_duration, parse_options, rfc3339_nano};
+use crate::tasks::{
+    self, RunQuery, go_duration_ns, parse_go_duration, parse_options, rfc3339_nano,
+};
 
 const DEFAULT_LIMIT: usize = 100;
 /// The type of the tasks this API creates and lists.
@@ -562,31 +564,49 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Runs in progress (and queued) followed by finished runs.
-async fn all_runs(app: &App, task: &Task) -> Result<Vec<Run>, ApiError> {
+/// Runs in progress (and queued) followed by finished runs, those matching `q`, at most
+/// `q.limit` of them.
+async fn all_runs(app: &App, task: &Task, q: RunQuery) -> Result<Vec<Run>, ApiError> {
     let id = task.id;
-    let mut runs = app
+    let mut runs: Vec<Run> = app
         .meta(move |m| {
             let mut r = m.task_runs_in_progress(id)?;
             r.extend(m.manual_runs(id)?);
             Ok(r)
         })
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|r| {
+            let sf = i64::try_from(r.scheduled_for.unix_nanos()).unwrap_or(i64::MIN);
+            q.run_id.is_none_or(|x| r.id == x)
+                && q.after.is_none_or(|a| r.id > a)
+                && q.after_time.is_none_or(|t| sf > t)
+                && q.before_time.is_none_or(|t| sf < t)
+        })
+        .collect();
+    if q.limit > 0 && runs.len() >= q.limit {
+        runs.truncate(q.limit);
+        return Ok(runs);
+    }
+    let mut q = q;
+    if q.limit > 0 {
+        q.limit -= runs.len();
+    }
     let (a, t) = (app.clone(), task.clone());
     let finished = app
-        .storage(move |_| tasks::finished_runs(&a, &t))
+        .storage(move |_| tasks::finished_runs(&a, &t, &q))
         .await?
         .map_err(|e| ApiError::internal_msg(&e))?;
     runs.extend(finished);
     Ok(runs)
 }
 
-fn time_param(params: &Params, k: &str) -> Result<Option<i128>, ApiError> {
+fn time_param(params: &Params, k: &str) -> Result<Option<i64>, ApiError> {
     params
         .get(k)
         .map(|v| {
             v.parse::<Time>()
-                .map(|t| t.unix_nanos())
+                .map(|t| i64::try_from(t.unix_nanos()).unwrap_or(i64::MIN))
                 .map_err(|_| ApiError::invalid(format!("{k} is not a valid RFC 3339 time")))
         })
         .transpose()
@@ -617,13 +637,16 @@ pub async fn list_runs(
     let task = readable(&app, &auth, id)
         .await
         .map_err(wrap("failed to find runs", None))?;
-    let runs: Vec<Value> = all_runs(&app, &task)
+    let q = RunQuery {
+        run_id: None,
+        after,
+        after_time,
+        before_time,
+        limit,
+    };
+    let runs: Vec<Value> = all_runs(&app, &task, q)
         .await?
         .iter()
-        .filter(|r| after.is_none_or(|a| r.id > a))
-        .filter(|r| after_time.is_none_or(|t| r.scheduled_for.unix_nanos() > t))
-        .filter(|r| before_time.is_none_or(|t| r.scheduled_for.unix_nanos() < t))
-        .take(limit)
         .map(run_json)
         .collect();
     Ok(Json(json!({
@@ -702,7 +725,12 @@ pub async fn run_now(
 }
 
 async fn find_run(app: &App, task: &Task, run: Id) -> Result<Run, ApiError> {
-    all_runs(app, task)
+    let q = RunQuery {
+        run_id: Some(run),
+        limit: 1,
+        ..RunQuery::default()
+    };
+    all_runs(app, task, q)
         .await?
         .into_iter()
         .find(|r| r.id == run)
@@ -777,8 +805,12 @@ pub async fn task_logs(
     let task = readable(&app, &auth, id)
         .await
         .map_err(wrap("failed to find task logs", None))?;
-    // In the order the runs are listed, as InfluxDB's FindLogs.
-    let runs = all_runs(&app, &task).await?;
+    // The runs a default run list shows, in its order, as InfluxDB's FindLogs.
+    let q = RunQuery {
+        limit: DEFAULT_LIMIT,
+        ..RunQuery::default()
+    };
+    let runs = all_runs(&app, &task, q).await?;
     let events: Vec<Value> = runs
         .iter()
         .flat_map(|r| r.log.iter())
