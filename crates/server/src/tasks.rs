@@ -183,8 +183,11 @@ pub fn parse_options(flux: &str) -> Result<TaskOptions, String> {
             "every" => match &p.value.kind {
                 ExprKind::Duration { parts, negative } => {
                     let ns = duration_ns(parts, *negative)?;
-                    if ns <= 0 {
-                        return Err("every option must be positive".into());
+                    if ns < NS {
+                        return Err("every option must be at least 1 second".into());
+                    }
+                    if ns % NS != 0 {
+                        return Err("every option must be expressible as whole seconds".into());
                     }
                     opts.every = duration_text(parts);
                 }
@@ -192,12 +195,16 @@ pub fn parse_options(flux: &str) -> Result<TaskOptions, String> {
             },
             "offset" => match &p.value.kind {
                 ExprKind::Duration { parts, negative } => {
-                    opts.offset = go_duration_ns(duration_ns(parts, *negative)?);
+                    let ns = duration_ns(parts, *negative)?;
+                    if ns % NS != 0 {
+                        return Err("offset option must be expressible as whole seconds".into());
+                    }
+                    opts.offset = go_duration_ns(ns);
                 }
                 _ => return Err("offset must be a duration".into()),
             },
-            "concurrency" | "retry" => {}
-            other => return Err(format!("unknown task option {other:?}")),
+            // `concurrency`, `retry` and anything else are not used here.
+            _ => {}
         }
     }
     if opts.name.is_empty() {
@@ -1076,6 +1083,19 @@ mod tests {
         assert!(parse_options("option task = {name: \"x\"}").is_err());
         assert!(parse_options("option task = {name: \"x\", cron: \"61 * * * *\"}").is_err());
         assert!(parse_options("option task = {name: \"x\", every: 1mo}").is_err());
+        assert_eq!(
+            parse_options("option task = {name: \"x\", every: 500ms}"),
+            Err("every option must be at least 1 second".into())
+        );
+        assert_eq!(
+            parse_options("option task = {name: \"x\", every: 1500ms}"),
+            Err("every option must be expressible as whole seconds".into())
+        );
+        assert_eq!(
+            parse_options("option task = {name: \"x\", every: 1m, offset: 10ms}"),
+            Err("offset option must be expressible as whole seconds".into())
+        );
+        assert!(parse_options("option task = {name: \"x\", every: 1m, concurrency: 2}").is_ok());
         assert!(parse_options("option task = {name: \"x\", every: 1h").is_err());
     }
 
