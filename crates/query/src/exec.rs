@@ -39,6 +39,9 @@ pub struct Options {
     pub deadline: Option<std::time::Instant>,
     /// Set to true (e.g. when the client disconnects) to stop the query.
     pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// For a task run: the schedule time of the task's latest successful run, which
+    /// `tasks.lastSuccess` answers.
+    pub latest_success: Option<i64>,
 }
 
 /// Parses and runs `program`, returning its results in the order they were yielded.
@@ -69,6 +72,7 @@ pub fn execute_with_sink(
             cancel: options.cancel.clone(),
         },
         row_calls: 0,
+        latest_success: options.latest_success,
     };
     let mut env = Env::default();
     for (k, v) in &options.vars {
@@ -392,6 +396,8 @@ pub struct Interp<'a> {
     pub limits: Limits,
     /// Row-function calls so far (limits are checked every few thousand).
     pub row_calls: u64,
+    /// See [`Options::latest_success`].
+    pub latest_success: Option<i64>,
 }
 
 /// The bounds a query runs within.
@@ -467,6 +473,7 @@ impl Interp<'_> {
                 "csv" => &["csv.from"],
                 "array" => &["array.from"],
                 "influxdata/influxdb" => &["influxdb.to"],
+                "influxdata/influxdb/tasks" => &["tasks.lastSuccess"],
                 other => {
                     return Err(invalid(
                         imp.span,

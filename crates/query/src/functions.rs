@@ -72,6 +72,7 @@ fn params_of(name: &str) -> &'static [&'static str] {
         "csv.from" => &["csv"],
         "array.from" => &["rows"],
         "to" | "influxdb.to" => crate::to::PARAMS,
+        "tasks.lastSuccess" => &["orDefault"],
         n if n.starts_with("schema.") => {
             &["bucket", "tag", "predicate", "start", "stop", "measurement"]
         }
@@ -125,6 +126,7 @@ pub fn call_builtin(it: &mut Interp<'_>, a: Args) -> R<Value> {
         }
         "now" => Ok(Value::Time(it.now)),
         "to" | "influxdb.to" => crate::to::to(it, &a),
+        "tasks.lastSuccess" => crate::to::last_success(it, &a),
         "buckets" => buckets(it, &a),
         "string" | "int" | "uint" | "float" | "bool" | "time" => {
             let v = a.required("v").cloned().or_else(|e| {

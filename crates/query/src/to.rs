@@ -13,6 +13,8 @@
 //! * a null `_value` writes nothing for that row.
 //!
 //! `fieldFn`, `host` and `token` (remote writes) are not supported and are refused by name.
+//! `tasks.lastSuccess` (package `influxdata/influxdb/tasks`), which task scripts pair with
+//! `to()`, is here too.
 //! Points go to the sink once per table, after the whole table is checked.
 
 use std::sync::Arc;
@@ -22,6 +24,14 @@ use crate::exec::{Args, Interp, Stream, StreamData};
 use crate::source::{BucketRef, OrgRef, WritePoint, WriteTarget};
 use crate::table::Table;
 use crate::value::{DataType, Value};
+
+/// `tasks.lastSuccess(orDefault)`: the schedule time of the task's latest successful run, or
+/// `orDefault` (returned as given, e.g. a duration for `range`) when there is none or the
+/// script is not a task run.
+pub fn last_success(it: &mut Interp<'_>, a: &Args) -> R<Value> {
+    let default = a.required("orDefault")?.clone();
+    Ok(it.latest_success.map_or(default, Value::Time))
+}
 
 /// The parameters `to()` accepts (the rest are refused as unsupported arguments).
 pub const PARAMS: &[&str] = &[

@@ -307,3 +307,21 @@ fn null_values_are_skipped() {
     );
     assert_eq!(sink.points().len(), 4);
 }
+
+#[test]
+fn tasks_last_success_or_default() {
+    let q = r#"import "influxdata/influxdb/tasks"
+from(bucket: "raw") |> range(start: tasks.lastSuccess(orDefault: -30s)) |> filter(fn: (r) => r.host == "a") |> count()"#;
+    let count = |o: &Options| {
+        let r = execute(q, &source(), o).unwrap();
+        r[0].tables[0].column("_value").unwrap().values[0].clone()
+    };
+    // No latest success: the default, the last 30 s of [0, 120 s) holds points at 90..110 s.
+    assert_eq!(count(&opts()), Value::Int(3));
+    // With one at 60 s: points at 60..110 s.
+    let o = Options {
+        latest_success: Some(60 * SEC),
+        ..opts()
+    };
+    assert_eq!(count(&o), Value::Int(6));
+}

@@ -18,7 +18,8 @@
 //!   server was down is not caught up, as InfluxDB's `NotifyCoordinatorOfExisting` does; a
 //!   task set inactive or deleted is skipped on the next pass; manual runs (`POST .../runs`, retries) queued in `taskRunsv1` run first.
 //!   At most [`MAX_CONCURRENT_RUNS`] runs execute at once, one per task at a time.
-//! * A run executes the task's Flux with `now()` = `scheduledFor`, as the task's owner (the
+//! * A run executes the task's Flux with `now()` = `scheduledFor` (and `tasks.lastSuccess` =
+//!   the task's `latestSuccess`), as the task's owner (the
 //!   permissions the owner user holds), `to()` writing through [`EngineSink`]. While it runs it
 //!   is kept in `taskRunsv1`; when it ends it is written as a point of measurement `runs` into
 //!   the org's `_tasks` bucket (tags `status`, `taskID`; string fields `runID`, `startedAt`,
@@ -838,6 +839,7 @@ fn run_flux(
     };
     let options = query::Options {
         now,
+        latest_success: (!is_zero(&task.latest_success)).then(|| time_ns(&task.latest_success)),
         cancel: Some(Arc::clone(cancel)),
         memory_limit: (app.query_memory_bytes > 0).then_some(app.query_memory_bytes),
         ..query::Options::default()
