@@ -356,6 +356,28 @@ async fn tasks_run_aggregate_fail_stop_and_survive_restart() {
         .await;
     r.status(200);
     assert_eq!(r.json()["tasks"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        r.json()["links"],
+        json!({"self": format!("/api/v2/tasks?limit=100&org=org&orgID={}", s.org_id)})
+    );
+    let r = srv
+        .call("GET", "/api/v2/tasks?limit=1", Some(tok), None)
+        .await;
+    let first = r.str("/tasks/0/id");
+    assert_eq!(
+        r.json()["links"],
+        json!({"self": "/api/v2/tasks?limit=1",
+               "next": format!("/api/v2/tasks?after={first}&limit=1")})
+    );
+    let r = srv
+        .call(
+            "GET",
+            &format!("/api/v2/tasks?limit=1&after={first}"),
+            Some(tok),
+            None,
+        )
+        .await;
+    assert_ne!(r.str("/tasks/0/id"), first);
     let r = srv
         .call("GET", "/api/v2/tasks?status=inactive", Some(tok), None)
         .await;

@@ -217,6 +217,21 @@ async fn writable(app: &App, auth: &Auth, id: Id) -> Result<Task, ApiError> {
     Ok(t)
 }
 
+/// Go's `url.QueryEscape`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 fn limit_of(params: &Params, out_of_bounds: &str) -> Result<usize, ApiError> {
     match params.get("limit") {
         None => Ok(DEFAULT_LIMIT),
@@ -281,11 +296,35 @@ pub async fn list(
         .take(limit)
         .map(|t| task_json(t, basic))
         .collect();
-    let mut links = BTreeMap::from([("self", format!("/api/v2/tasks?limit={limit}"))]);
-    if tasks.len() == limit
+    // Paging links as InfluxDB's: the filter's query parameters in key order, `next` when the
+    // page is full.
+    let mut query = BTreeMap::new();
+    if let Some(a) = after {
+        query.insert("after", a.to_string());
+    }
+    query.insert("limit", limit.to_string());
+    if let Some(name) = params.get("org") {
+        query.insert("org", name.to_string());
+    }
+    if let Some(o) = org_id {
+        query.insert("orgID", o.to_string());
+    }
+    if let Some(u) = user {
+        query.insert("user", u.to_string());
+    }
+    let link = |q: &BTreeMap<&str, String>| {
+        let pairs: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{k}={}", query_escape(v)))
+            .collect();
+        format!("/api/v2/tasks?{}", pairs.join("&"))
+    };
+    let mut links = BTreeMap::from([("self", link(&query))]);
+    if tasks.len() >= limit
         && let Some(last) = tasks.last().and_then(|t| t["id"].as_str())
     {
-        links.insert("next", format!("/api/v2/tasks?after={last}&limit={limit}"));
+        query.insert("after", last.to_string());
+        links.insert("next", link(&query));
     }
     Ok(Json(json!({"links": links, "tasks": tasks})))
 }
