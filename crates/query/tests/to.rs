@@ -190,8 +190,8 @@ fn errors_as_influxdb_words_them() {
             .contains("must specify one of bucket or bucketID")
     );
     assert!(
-        msg(run(r#"from(bucket: "raw") |> range(start: 0) |> to(bucket: "ds", fieldFn: (r) => ({x: 1}))"#))
-            .contains("unsupported argument fieldFn")
+        msg(run(r#"from(bucket: "raw") |> range(start: 0) |> to(bucket: "ds", host: "http://elsewhere")"#))
+            .contains("unsupported argument host")
     );
     let e = run(r#"from(bucket: "raw") |> range(start: 0) |> to(bucket: "missing")"#);
     assert_eq!(e.code(), "not found");
@@ -324,4 +324,87 @@ from(bucket: "raw") |> range(start: tasks.lastSuccess(orDefault: -30s)) |> filte
         ..opts()
     };
     assert_eq!(count(&o), Value::Int(6));
+}
+
+#[test]
+fn field_fn_writes_the_fields_of_its_record() {
+    let sink = MemSink::default();
+    // After a pivot each row holds several fields; fieldFn names them. Tags: the string columns
+    // the function does not read (`host`, and `_field`/`_value` are gone after the pivot).
+    let q = r#"import "array"
+array.from(rows: [
+    {_measurement: "air", _time: 1970-01-01T00:00:01Z, room: "a", temp: 21.5, hum: 40, note: "ok"},
+    {_measurement: "air", _time: 1970-01-01T00:00:02Z, room: "b", temp: 22.5, hum: 41, note: "hi"},
+])
+  |> to(bucket: "ds", fieldFn: (r) => ({"temp": r.temp, "humidity": r["hum"], "label": r.note + "!"}))"#;
+    let results = execute_with_sink(q, &source(), Some(&sink), &opts()).unwrap();
+    assert_eq!(results[0].tables[0].nrows(), 2, "the input passes through");
+    let p = sink.points();
+    type Row = (String, Vec<(String, String)>, String, Value, i64);
+    let got: Vec<Row> = p
+        .into_iter()
+        .map(|p| (p.measurement, p.tags, p.field, p.value, p.time))
+        .collect();
+    let room = |r: &str| vec![("room".to_string(), r.to_string())];
+    assert_eq!(
+        got,
+        vec![
+            (
+                "air".into(),
+                room("a"),
+                "humidity".into(),
+                Value::Int(40),
+                SEC
+            ),
+            (
+                "air".into(),
+                room("a"),
+                "label".into(),
+                Value::String("ok!".into()),
+                SEC
+            ),
+            (
+                "air".into(),
+                room("a"),
+                "temp".into(),
+                Value::Float(21.5),
+                SEC
+            ),
+            (
+                "air".into(),
+                room("b"),
+                "humidity".into(),
+                Value::Int(41),
+                2 * SEC
+            ),
+            (
+                "air".into(),
+                room("b"),
+                "label".into(),
+                Value::String("hi!".into()),
+                2 * SEC
+            ),
+            (
+                "air".into(),
+                room("b"),
+                "temp".into(),
+                Value::Float(22.5),
+                2 * SEC
+            ),
+        ]
+    );
+    let e = execute_with_sink(
+        r#"import "array"
+array.from(rows: [{_measurement: "m", _time: 1970-01-01T00:00:01Z, v: 1}])
+  |> to(bucket: "ds", fieldFn: (r) => r.v)"#,
+        &source(),
+        Some(&sink),
+        &opts(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("fieldFn must return a record, got int"),
+        "{e}"
+    );
 }
