@@ -829,3 +829,60 @@ async fn official_python_client_manages_tasks() {
         srv.log()
     );
 }
+
+#[tokio::test]
+async fn tasks_brought_by_a_kv_restore_resume_from_now() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let tok = s.token.as_str();
+    let flux = "option task = {name: \"tick\", every: 1s}\nfrom(bucket: \"bucket\") |> range(start: -task.every)";
+    let r = create_task(&srv, tok, &s.org_id, flux).await;
+    r.status(201);
+    let id = r.str("/id");
+    wait_for_run(&srv, tok, &id, "success").await;
+    let r = srv
+        .req(reqwest::Method::GET, "/api/v2/backup/kv")
+        .header("Authorization", format!("Token {tok}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let kv = r.bytes().await.unwrap().to_vec();
+    drop(srv);
+
+    let other = TestServer::start().await;
+    let o = other.setup().await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let restored = now_ns();
+    let r = other
+        .req(reqwest::Method::POST, "/api/v2/restore/kv")
+        .header("Authorization", format!("Token {}", o.token))
+        .header("Content-Type", "application/octet-stream")
+        .body(kv)
+        .send()
+        .await
+        .unwrap();
+    Resp::from(r).await.status(200);
+    // The restored task runs on the new server, from the restore on: nothing is caught up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = other
+            .call("GET", &format!("/api/v2/tasks/{id}/runs"), Some(tok), None)
+            .await;
+        r.status(200);
+        let rs = r.json()["runs"].as_array().cloned().unwrap_or_default();
+        if rs.iter().any(|r| r["status"] == "success") {
+            let early: Vec<&Value> = rs
+                .iter()
+                .filter(|r| scheduled_ns(r) < restored - SEC)
+                .collect();
+            assert!(early.is_empty(), "caught up before the restore: {early:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no run after the restore: {rs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -490,6 +490,8 @@ pub struct Scheduler {
     wake: tokio::sync::Notify,
     stop: AtomicBool,
     running: Mutex<HashSet<Id>>,
+    /// Active tasks the scheduler has seen since it started.
+    seen: Mutex<HashSet<Id>>,
     cancels: Mutex<HashMap<Id, Arc<AtomicBool>>>,
     slots: Arc<tokio::sync::Semaphore>,
     done: tokio::sync::Notify,
@@ -501,6 +503,7 @@ impl Default for Scheduler {
             wake: tokio::sync::Notify::new(),
             stop: AtomicBool::new(false),
             running: Mutex::new(HashSet::new()),
+            seen: Mutex::new(HashSet::new()),
             cancels: Mutex::new(HashMap::new()),
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_RUNS)),
             done: tokio::sync::Notify::new(),
@@ -561,7 +564,7 @@ struct Job {
 
 /// As InfluxDB on start (`NotifyCoordinatorOfExisting`): every active task resumes from now,
 /// so the time the server was down is not caught up.
-fn resume_from_now(meta: &MetaStore) -> Result<(), meta::Error> {
+fn resume_from_now(meta: &MetaStore, sched: &Scheduler) -> Result<(), meta::Error> {
     let now = Time::now();
     let active = meta.list_tasks(&meta::TaskFilter {
         status: Some("active".into()),
@@ -569,6 +572,7 @@ fn resume_from_now(meta: &MetaStore) -> Result<(), meta::Error> {
         ..meta::TaskFilter::default()
     })?;
     for t in active {
+        lock(&sched.seen).insert(t.id);
         meta.update_task(t.id, |t| {
             if time_ns(&now) > time_ns(&t.latest_completed) {
                 t.latest_completed = now;
@@ -616,9 +620,21 @@ fn due_jobs(
     })?;
     let mut next_wake = now + NS;
     let mut due = Vec::new();
-    for task in tasks {
+    for mut task in tasks {
         if lock(&sched.running).contains(&task.id) {
             continue;
+        }
+        // A task first seen while running (e.g. one a KV restore brought) resumes from now
+        // unless it is new, as InfluxDB schedules the tasks it is told about.
+        if lock(&sched.seen).insert(task.id) && time_ns(&task.latest_completed) < now - NS {
+            let at = time_of(now);
+            if let Some(t) = meta.update_task(task.id, |t| {
+                t.latest_completed = at;
+                t.latest_scheduled = at;
+                Ok(())
+            })? {
+                task = t;
+            }
         }
         let mut jobs = Vec::new();
         if !meta.manual_runs(task.id)?.is_empty() {
@@ -658,7 +674,8 @@ fn due_jobs(
 async fn run_loop(app: crate::App) {
     let sched = Arc::clone(&app.tasks);
     let meta = Arc::clone(&app.meta);
-    match tokio::task::spawn_blocking(move || resume_from_now(&meta)).await {
+    let s2 = Arc::clone(&sched);
+    match tokio::task::spawn_blocking(move || resume_from_now(&meta, &s2)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "resuming tasks from now failed"),
         Err(e) => tracing::warn!(error = %e, "resuming tasks from now failed"),
