@@ -15,7 +15,8 @@
 //!   passed, where `scheduledFor` is the next schedule time after the task's
 //!   `latestCompleted`. Runs missed while the server runs (a run slower than the period) are
 //!   caught up one after another; on start every active task resumes from now, so the time the
-//!   server was down is not caught up, as InfluxDB's `NotifyCoordinatorOfExisting` does; a
+//!   server was down is not caught up, as InfluxDB's `NotifyCoordinatorOfExisting` does (so
+//!   does a task first seen later with an old `latestCompleted`, e.g. from a KV restore); a
 //!   task set inactive or deleted is skipped on the next pass; manual runs (`POST .../runs`, retries) queued in `taskRunsv1` run first.
 //!   At most [`MAX_CONCURRENT_RUNS`] runs execute at once, one per task at a time.
 //! * A run executes the task's Flux with `now()` = `scheduledFor` (and `tasks.lastSuccess` =
