@@ -17,11 +17,12 @@
 //!   caught up one after another; on start every active task resumes from now, so the time the
 //!   server was down is not caught up, as InfluxDB's `NotifyCoordinatorOfExisting` does (so
 //!   does a task first seen later with an old `latestCompleted`, e.g. from a KV restore); a
-//!   task set inactive or deleted is skipped on the next pass; manual runs (`POST .../runs`, retries) queued in `taskRunsv1` run first.
-//!   At most [`MAX_CONCURRENT_RUNS`] runs execute at once, one per task at a time.
+//!   task set inactive or deleted is skipped on the next pass; manual runs (`POST .../runs`,
+//!   retries) queued in `taskRunsv1` run first. At most [`MAX_CONCURRENT_RUNS`] runs execute
+//!   at once, one per task at a time.
 //! * A run executes the task's Flux with `now()` = `scheduledFor` (and `tasks.lastSuccess` =
-//!   the task's `latestSuccess`), as the task's owner (the
-//!   permissions the owner user holds), `to()` writing through [`EngineSink`]. While it runs it
+//!   the task's `latestSuccess`), as the task's owner (the permissions the owner user holds),
+//!   `to()` writing through [`EngineSink`]. While it runs it
 //!   is kept in `taskRunsv1`; when it ends it is written as a point of measurement `runs` into
 //!   the org's `_tasks` bucket (tags `status`, `taskID`; string fields `runID`, `startedAt`,
 //!   `finishedAt`, `scheduledFor`, `requestedAt`, `logs` as JSON; time = `startedAt`), as
