@@ -22,12 +22,13 @@
 //!   at once, one per task at a time.
 //! * A run executes the task's Flux with `now()` = `scheduledFor` (and `tasks.lastSuccess` =
 //!   the task's `latestSuccess`), as the task's owner (the permissions the owner user holds),
-//!   `to()` writing through [`EngineSink`]. While it runs it
-//!   is kept in `taskRunsv1`; when it ends it is written as a point of measurement `runs` into
-//!   the org's `_tasks` bucket (tags `status`, `taskID`; string fields `runID`, `startedAt`,
-//!   `finishedAt`, `scheduledFor`, `requestedAt`, `logs` as JSON; time = `startedAt`), as
-//!   InfluxDB's analytical storage writes it, and the task's `latestCompleted`,
-//!   `latestSuccess`/`latestFailure`, `lastRunStatus` and `lastRunError` are updated.
+//!   `to()` writing through [`EngineSink`]. While it runs it is kept in `taskRunsv1`. When it
+//!   ends, as InfluxDB's `FinishRun`: the task's `latestCompleted`,
+//!   `latestSuccess`/`latestFailure`, `lastRunStatus` and `lastRunError` (the second to last
+//!   log line of a failed run) are updated, the run leaves `taskRunsv1`, and it is written as
+//!   a point of measurement `runs` into the org's `_tasks` bucket (tags `status`, `taskID`;
+//!   string fields `runID`, `startedAt`, `finishedAt`, `scheduledFor`, `requestedAt`, `logs`
+//!   as JSON; time = `startedAt`), as InfluxDB's analytical storage writes it.
 //!   [`finished_runs`] reads them back for `GET .../runs` and `.../logs`.
 
 use std::collections::{HashMap, HashSet};
