@@ -1,5 +1,5 @@
 //! Flux's `to()` (universe `to` and `influxdb.to`): writes its input tables into a bucket
-//! through the interpreter's [`Sink`] and passes them on unchanged.
+//! through the interpreter's [`Sink`](crate::source::Sink) and passes them on unchanged.
 //!
 //! Each row becomes one point per field, as InfluxDB's `to` transformation builds them:
 //! * the measurement is the `measurementColumn` (default `_measurement`), which must be a
