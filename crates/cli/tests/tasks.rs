@@ -345,8 +345,18 @@ async fn tasks_run_aggregate_fail_stop_and_survive_restart() {
         .await;
     r.status(200);
     assert_eq!(r.json()["status"], "inactive");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = finished(&runs(&srv, tok, &bad).await);
+    // A run already under way may still finish: wait until none is in progress and the count
+    // holds still, then no run follows for more than two periods.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let before = loop {
+        let a = runs(&srv, tok, &bad).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let b = runs(&srv, tok, &bad).await;
+        if finished(&a) == finished(&b) && b.iter().all(|r| r["status"] != "started") {
+            break finished(&b);
+        }
+        assert!(Instant::now() < deadline, "runs keep coming: {b:?}");
+    };
     tokio::time::sleep(Duration::from_millis(2200)).await;
     assert_eq!(finished(&runs(&srv, tok, &bad).await), before);
 
