@@ -41,7 +41,8 @@ start_ns=1767225600000000000
 now() { date +%s.%N; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN{printf "%.1f", b/s/1e6}'; }
 rss_kib() { awk -v k="$2" '$1==k":" {print $2}' "/proc/$1/status"; }
-wait_http() { for _ in $(seq 1 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 
 # --- the shard's files and the two archives, as InfluxDB names them
 src="$work/src"; shard_rel="00000000000000aa/autogen/1"

@@ -16,12 +16,9 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-if ! command -v influxd >/dev/null || ! command -v victoria-metrics >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends influxdb victoria-metrics >/dev/null
-  systemctl stop influxdb victoria-metrics 2>/dev/null || true
-  pkill -x influxd 2>/dev/null || true; pkill -x victoria-metrics 2>/dev/null || true
-fi
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+need_debian influxdb victoria-metrics
 
 echo "building ironflux and the load generator (release)..." >&2
 (cd "$root" && cargo build --release --quiet --bin ironflux)
@@ -29,7 +26,6 @@ echo "building ironflux and the load generator (release)..." >&2
 ironflux="${CARGO_TARGET_DIR:-$root/target}/release/ironflux"
 load="$here/target/release/ingest-load"
 
-wait_http() { for _ in $(seq 1 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 peak_rss_mib() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 bytes_of() { du -sb "$1" | cut -f1; }
 rows=()
@@ -49,26 +45,9 @@ rows+=("ironflux|$out|$(bytes_of "$d/engine/data")|$(peak_rss_mib "$pid")")
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
 # --- InfluxDB 1.6.7
-d="$work/influxdb"; mkdir -p "$d"
-cat > "$d/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:18088"
-[meta]
-  dir = "$d/meta"
-[data]
-  dir = "$d/data"
-  wal-dir = "$d/wal"
-  wal-fsync-delay = "0s"
-  cache-snapshot-write-cold-duration = "5s"
-  compact-full-write-cold-duration = "5s"
-[http]
-  bind-address = "127.0.0.1:18086"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-CONF
-influxd -config "$d/influxdb.conf" >"$d/log" 2>&1 &
-pid=$!; pids+=("$pid"); wait_http http://127.0.0.1:18086/ping
+d="$work/influxdb"
+start_influxd "$d" 18086 5s 5s
+pid=$INFLUXD_PID; pids+=("$pid")
 curl -fs -o /dev/null -X POST 'http://127.0.0.1:18086/query' --data-urlencode 'q=CREATE DATABASE bench'
 out=$("$load" --url 'http://127.0.0.1:18086/write?db=bench&precision=s' --lines "$lines")
 sleep 15

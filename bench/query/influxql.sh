@@ -20,32 +20,15 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-if ! command -v influxd >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends influxdb >/dev/null
-  systemctl stop influxdb 2>/dev/null || true
-  pkill -x influxd 2>/dev/null || true
-fi
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+need_debian influxdb
 
 echo "building ironflux and the benchmark driver (release)..." >&2
 (cd "$root" && cargo build --release --quiet --bin ironflux)
 (cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release --quiet)
 ironflux="${CARGO_TARGET_DIR:-$root/target}/release/ironflux"
 driver="$here/target/release/query-bench"
-
-wait_http() { for _ in $(seq 1 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
-# Waits until the TSM files under $1 stop changing (snapshots and full compactions done).
-settle() {
-  local prev= same=0 now
-  for _ in $(seq 1 120); do
-    sleep 2
-    now=$(find "$1" -name '*.tsm' -printf '%f %s\n' | sort | md5sum)
-    if [ "$now" = "$prev" ]; then same=$((same + 1)); else same=0; fi
-    prev=$now
-    [ "$same" -ge 5 ] && break
-  done
-  echo "TSM files: $(find "$1" -name '*.tsm' | wc -l), $(du -sh "$1" | cut -f1)" >&2
-}
 
 day="time >= '2026-01-01T00:00:00Z' AND time < '2026-01-02T00:00:00Z'"
 queries=(
@@ -70,37 +53,19 @@ curl -fs -o /dev/null -X POST "$url/api/v2/dbrps" -H 'Authorization: Token bench
   -H 'Content-Type: application/json' \
   -d "{\"orgID\":\"$org_id\",\"bucketID\":\"$bucket_id\",\"database\":\"bench\",\"retention_policy\":\"autogen\",\"default\":true}"
 "$driver" load --url "$url" --token benchtoken --v1-db bench --series "$series" --points "$points" >&2
-settle "$work/ironflux/engine/data"
+settle_tsm "$work/ironflux/engine/data"
 while IFS= read -r line; do rows+=("ironflux	$line"); done < <(
   "$driver" time-influxql --url "$url" --token benchtoken --db bench "${queries[@]}")
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 
 # --- InfluxDB 1.6.7
-d="$work/influxdb"; mkdir -p "$d"
-cat > "$d/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:18089"
-[meta]
-  dir = "$d/meta"
-[data]
-  dir = "$d/data"
-  wal-dir = "$d/wal"
-  wal-fsync-delay = "0s"
-  cache-snapshot-write-cold-duration = "2s"
-  compact-full-write-cold-duration = "5s"
-[http]
-  bind-address = "127.0.0.1:18092"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-CONF
-influxd -config "$d/influxdb.conf" >"$d/log" 2>&1 &
-pid=$!
+d="$work/influxdb"
+start_influxd "$d" 18092 2s 5s
+pid=$INFLUXD_PID
 url="http://127.0.0.1:18092"
-wait_http "$url/ping"
 curl -fs -o /dev/null -X POST "$url/query" --data-urlencode 'q=CREATE DATABASE bench'
 "$driver" load --url "$url" --token none --v1-db bench --series "$series" --points "$points" >&2
-settle "$d/data"
+settle_tsm "$d/data"
 while IFS= read -r line; do rows+=("influxdb 1.6.7	$line"); done < <(
   "$driver" time-influxql --url "$url" --db bench "${queries[@]}")
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=

@@ -26,7 +26,8 @@ driver="$here/target/release/query-bench"
 
 port=18090
 url="http://127.0.0.1:$port"
-wait_http() { for _ in $(seq 1 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 "$ironflux" serve --http-bind-address "127.0.0.1:$port" --data-dir "$work/data" --log-level error \
   --storage-cache-snapshot-write-cold-duration 2s --storage-compact-full-write-cold-duration 5s &
 pid=$!
@@ -36,15 +37,7 @@ curl -fs -o /dev/null -X POST "$url/api/v2/setup" -H 'Content-Type: application/
 "$driver" load --url "$url" --token benchtoken --series "$series" --points "$points" >&2
 
 # Wait until the cache is snapshotted and the shards fully compacted (TSM files stop changing).
-prev=; same=0
-for _ in $(seq 1 120); do
-  sleep 2
-  now=$(find "$work/data/engine/data" -name '*.tsm' -printf '%f %s\n' | sort | md5sum)
-  if [ "$now" = "$prev" ]; then same=$((same + 1)); else same=0; fi
-  prev=$now
-  [ "$same" -ge 5 ] && break
-done
-echo "TSM files: $(find "$work/data/engine/data" -name '*.tsm' | wc -l), $(du -sh "$work/data/engine/data" | cut -f1)" >&2
+settle_tsm "$work/data/engine/data"
 
 day='range(start: 2026-01-01T00:00:00Z, stop: 2026-01-02T00:00:00Z)'
 q_last="from(bucket: \"bench\") |> $day |> filter(fn: (r) => r._measurement == \"dash\" and r._field == \"v\") |> last()"

@@ -186,6 +186,20 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// The whole body of a query's answer, which must be a 200.
+fn answer(name: &str, sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> String {
+    let mut resp = sent.unwrap_or_else(|e| panic!("query {name}: {e}"));
+    let status = resp.status();
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_string()
+        .unwrap_or_else(|e| panic!("query {name}: {e}"));
+    assert_eq!(status, 200, "query {name} answered {status}: {text}");
+    text
+}
+
 /// FNV-1a of an answer, so that tables can show whether two servers answered alike.
 fn fnv(text: &str) -> u64 {
     text.bytes()
@@ -230,16 +244,8 @@ fn time_influxql(url: &str, token: Option<&str>, db: &str, warmup: usize, runs: 
             if let Some(t) = token {
                 req = req.header("Authorization", &format!("Token {t}"));
             }
-            let mut resp = req.call().unwrap_or_else(|e| panic!("query {name}: {e}"));
-            let status = resp.status();
-            let text = resp
-                .body_mut()
-                .with_config()
-                .limit(1 << 30)
-                .read_to_string()
-                .unwrap_or_else(|e| panic!("query {name}: {e}"));
+            let text = answer(name, req.call());
             let took = start.elapsed();
-            assert_eq!(status, 200, "query {name} answered {status}: {text}");
             let v: serde_json::Value = serde_json::from_str(&text).expect("JSON answer");
             let mut rows = 0;
             for r in v["results"].as_array().expect("results") {
@@ -264,21 +270,13 @@ fn time(url: &str, token: &str, org: &str, warmup: usize, runs: usize, queries: 
         );
         report(name, warmup, runs, || {
             let start = Instant::now();
-            let mut resp = agent
+            let sent = agent
                 .post(&endpoint)
                 .header("Authorization", &format!("Token {token}"))
                 .header("Content-Type", "application/json")
-                .send(body.as_str())
-                .unwrap_or_else(|e| panic!("query {name}: {e}"));
-            let status = resp.status();
-            let text = resp
-                .body_mut()
-                .with_config()
-                .limit(1 << 30)
-                .read_to_string()
-                .unwrap_or_else(|e| panic!("query {name}: {e}"));
+                .send(body.as_str());
+            let text = answer(name, sent);
             let took = start.elapsed();
-            assert_eq!(status, 200, "query {name} answered {status}: {text}");
             let rows = text
                 .lines()
                 .filter(|l| l.starts_with(",,") || l.starts_with(",_result,"))
