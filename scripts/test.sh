@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need (InfluxDB's own Go readers as oracles,
-# a Python venv with the `influxdb-client`, `pandas` and 1.x `influxdb` packages), then checks formatting and
-# lints and runs every test of the workspace. Safe to run again: installs are skipped when
-# already present.
+# a Python venv with the `influxdb-client`, `pandas` and 1.x `influxdb` packages), then checks
+# formatting and lints and runs every test of the workspace. Safe to run again: installs are
+# skipped when already present.
 #
 # Environment:
-#   IRONFLUX_ORACLES  directory holding `tsmdump` and `boltdump` (default: target/oracles, built here)
-#   IRONFLUX_PYTHON   a Python with the packages of crates/cli/tests/python/requirements.txt (default: target/venv/bin/python, made here)
+#   IRONFLUX_ORACLES  directory holding `tsmdump` and `boltdump` (default: target/oracles, built
+#                     here)
+#   IRONFLUX_PYTHON   a Python with the packages of crates/cli/tests/python/requirements.txt
+#                     (default: target/venv/bin/python, made here)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
