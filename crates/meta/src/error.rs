@@ -28,6 +28,10 @@ pub enum Kind {
     ShardGroup,
     /// A label.
     Label,
+    /// An org secret.
+    Secret,
+    /// A variable.
+    Variable,
 }
 
 impl Kind {
@@ -44,6 +48,8 @@ impl Kind {
             Kind::Database => "database not found",
             Kind::ShardGroup => "shard group not found",
             Kind::Label => "label not found",
+            Kind::Secret => "secret not found",
+            Kind::Variable => "variable not found",
         }
     }
 }

@@ -59,4 +59,5 @@ pub use store::{
     MetaStore, Run, RunLog, Task, TaskCreate, TaskFilter, default_shard_group_duration,
     generate_token, hash_token, zero_time,
 };
+pub use store::{Variable, VariableArguments, VariableCreate, VariableQueryValues, VariableUpdate};
 pub use time::Time;

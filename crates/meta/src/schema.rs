@@ -41,6 +41,14 @@ pub const LABELS: &str = "labelsv1";
 pub const LABEL_INDEX: &str = "labelindexv1";
 /// resourceID ‖ labelID → label mapping JSON.
 pub const LABEL_MAPPINGS: &str = "labelmappingsv1";
+/// orgID ‖ secret key → base64 of the secret value.
+pub const SECRETS: &str = "secretsv1";
+/// Variables: variableID → JSON.
+pub const VARIABLES: &str = "variablesv1";
+/// orgID ‖ lower-cased variable name → variableID.
+pub const VARIABLE_INDEX: &str = "variablesindexv1";
+/// orgID ‖ variableID → variableID.
+pub const VARIABLE_ORGS: &str = "variableorgsv1";
 /// Migration index (16 hex, 1-based) → migration JSON.
 pub const MIGRATIONS: &str = "migrationsv1";
 /// `id` → instance ID.

@@ -35,13 +35,18 @@ mod dbrp;
 mod labels;
 mod legacy_auth;
 mod orgs;
+mod secrets;
 mod shards;
 mod snapshot;
 mod tasks;
 mod users;
+mod variables;
 
 pub use labels::{Label, LabelCreate, LabelFilter, LabelMapping, LabelUpdate};
 pub use tasks::{Run, RunLog, Task, TaskCreate, TaskFilter, zero_time};
+pub use variables::{
+    Variable, VariableArguments, VariableCreate, VariableQueryValues, VariableUpdate,
+};
 
 const HOUR_NS: i64 = 3_600_000_000_000;
 const DAY_NS: i64 = 24 * HOUR_NS;
