@@ -42,6 +42,8 @@ pub struct Options {
     /// For a task run: the schedule time of the task's latest successful run, which
     /// `tasks.lastSuccess` answers.
     pub latest_success: Option<i64>,
+    /// Where `secrets.get` loads the org's secrets from (see [`crate::secrets`]).
+    pub secrets: crate::secrets::Secrets,
 }
 
 /// Parses and runs `program`, returning its results in the order they were yielded.
@@ -73,6 +75,7 @@ pub fn execute_with_sink(
         },
         row_calls: 0,
         latest_success: options.latest_success,
+        secrets: options.secrets.clone(),
     };
     let mut env = Env::default();
     for (k, v) in &options.vars {
@@ -398,6 +401,8 @@ pub struct Interp<'a> {
     pub row_calls: u64,
     /// See [`Options::latest_success`].
     pub latest_success: Option<i64>,
+    /// See [`Options::secrets`].
+    pub secrets: crate::secrets::Secrets,
 }
 
 /// The bounds a query runs within.
@@ -474,6 +479,7 @@ impl Interp<'_> {
                 "array" => &["array.from"],
                 "influxdata/influxdb" => &["influxdb.to"],
                 "influxdata/influxdb/tasks" => &["tasks.lastSuccess"],
+                "influxdata/influxdb/secrets" => &["secrets.get"],
                 other => {
                     return Err(invalid(
                         imp.span,

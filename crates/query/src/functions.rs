@@ -73,6 +73,7 @@ fn params_of(name: &str) -> &'static [&'static str] {
         "array.from" => &["rows"],
         "to" | "influxdb.to" => crate::to::PARAMS,
         "tasks.lastSuccess" => &["orDefault"],
+        "secrets.get" => crate::secrets::PARAMS,
         n if n.starts_with("schema.") => {
             &["bucket", "tag", "predicate", "start", "stop", "measurement"]
         }
@@ -127,6 +128,7 @@ pub fn call_builtin(it: &mut Interp<'_>, a: Args) -> R<Value> {
         "now" => Ok(Value::Time(it.now)),
         "to" | "influxdb.to" => crate::to::to(it, &a),
         "tasks.lastSuccess" => crate::to::last_success(it, &a),
+        "secrets.get" => crate::secrets::get(it, &a),
         "buckets" => buckets(it, &a),
         "string" | "int" | "uint" | "float" | "bool" | "time" => {
             let v = a.required("v").cloned().or_else(|e| {

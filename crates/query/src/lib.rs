@@ -8,6 +8,7 @@
 //! * [`flux::extern_ast::to_source`] turns a request's `extern` AST into Flux for
 //!   [`Options::prelude`]; [`pretty::write_results`] prints results as `influx query` does.
 //! * `to()` writes through a [`source::Sink`] given to [`execute_with_sink`] (see [`to`]).
+//! * `secrets.get` loads the org's secrets through [`Options::secrets`] (see [`secrets`]).
 //! * [`influxql`] parses and runs InfluxQL for the 1.x `/query` route and encodes its answers.
 //! * Errors carry InfluxDB's code ([`QueryError::code`]) for the HTTP status.
 //!
@@ -50,6 +51,7 @@ pub mod flux;
 pub mod functions;
 pub mod influxql;
 pub mod pretty;
+pub mod secrets;
 pub mod source;
 pub mod table;
 pub mod tdigest;

@@ -845,6 +845,7 @@ fn run_flux(
     cancel: &Arc<AtomicBool>,
 ) -> Result<(), String> {
     let auth = owner_auth(&app.meta, task)?;
+    let secrets = crate::routes::secrets::OrgSecrets::lookup(&app.meta, task.org_id, &auth);
     let source = EngineSource {
         meta: Arc::clone(&app.meta),
         engine: Arc::clone(&app.engine),
@@ -862,6 +863,7 @@ fn run_flux(
         latest_success: (!is_zero(&task.latest_success)).then(|| time_ns(&task.latest_success)),
         cancel: Some(Arc::clone(cancel)),
         memory_limit: (app.query_memory_bytes > 0).then_some(app.query_memory_bytes),
+        secrets,
         ..query::Options::default()
     };
     // Worded as InfluxDB's executor words a failed run: a script that does not parse, one the

@@ -20,6 +20,7 @@ pub mod orgs;
 pub mod paging;
 pub mod query;
 pub mod restore;
+pub mod secrets;
 pub mod setup;
 pub mod signin;
 pub mod stream;
@@ -85,9 +86,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET|POST", "/api/v2/notificationRules/{id}/labels"),
     ("DELETE", "/api/v2/notificationRules/{id}/labels/{labelID}"),
     ("GET", "/api/v2/notificationRules/{id}/query"),
-    ("GET|PATCH", "/api/v2/orgs/{id}/secrets"),
-    ("POST", "/api/v2/orgs/{id}/secrets/delete"),
-    ("DELETE", "/api/v2/orgs/{id}/secrets/{secretID}"),
     ("POST", "/api/v2/query/analyze"),
     ("POST", "/api/v2/query/ast"),
     ("GET", "/api/v2/query/suggestions"),
@@ -183,6 +181,18 @@ pub fn router() -> Router<App> {
         .route(
             "/api/v2/orgs/{id}",
             get(orgs::get_one).patch(orgs::update).delete(orgs::delete),
+        )
+        .route(
+            "/api/v2/orgs/{id}/secrets",
+            get(secrets::list).patch(secrets::patch),
+        )
+        .route(
+            "/api/v2/orgs/{id}/secrets/delete",
+            post(secrets::delete_many),
+        )
+        .route(
+            "/api/v2/orgs/{id}/secrets/{secretID}",
+            axum::routing::delete(secrets::delete_one),
         )
         .route("/api/v2/buckets", get(buckets::list).post(buckets::create))
         .route(

@@ -172,6 +172,7 @@ pub async fn query(
         org_id,
         auth: auth.clone(),
     };
+    let secrets = crate::routes::secrets::OrgSecrets::lookup(&app.meta, org_id, &auth);
     let source = EngineSource {
         meta: Arc::clone(&app.meta),
         engine: Arc::clone(&app.engine),
@@ -190,6 +191,7 @@ pub async fn query(
         prelude: parsed.prelude,
         cancel: Some(cancel),
         memory_limit: (app.query_memory_bytes > 0).then_some(app.query_memory_bytes),
+        secrets,
         ..query::Options::default()
     };
     let dialect = parsed.dialect;

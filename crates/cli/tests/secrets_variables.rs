@@ -1,0 +1,206 @@
+//! Org secrets and variables against the real binary: secrets CRUD (keys listed, values never),
+//! their permissions, `secrets.get` in `POST /api/v2/query` and in a task run; variables CRUD
+//! with each argument type, the duplicate-name conflict, and the 400/401/404 answers.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Resp, TestServer};
+use serde_json::{Value, json};
+
+fn secret_keys(r: &Resp) -> Vec<String> {
+    r.json()["secrets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no secrets in {}", r.text))
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A token of the set-up org holding exactly `perms` (`[(action, type)]` in that org).
+async fn token_with(srv: &TestServer, s: &common::Setup, perms: &[(&str, &str)]) -> String {
+    let permissions: Vec<Value> = perms
+        .iter()
+        .map(|(a, t)| json!({"action": a, "resource": {"type": t, "orgID": s.org_id}}))
+        .collect();
+    srv.create_token(
+        &s.token,
+        json!({"orgID": s.org_id, "permissions": permissions}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn secrets_crud_permissions_and_flux() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let t = Some(s.token.as_str());
+    let base = format!("/api/v2/orgs/{}/secrets", s.org_id);
+
+    let r = srv.call("GET", &base, t, None).await;
+    r.status(200);
+    assert_eq!(
+        r.json(),
+        json!({
+            "links": {"org": format!("/api/v2/orgs/{}", s.org_id), "self": base},
+            "secrets": [],
+        })
+    );
+    srv.call(
+        "PATCH",
+        &base,
+        t,
+        Some(json!({"db_pass": "hunter2", "api_key": "k1", "old": "x"})),
+    )
+    .await
+    .status(204);
+    // A patch overwrites what it names and keeps the rest.
+    srv.call("PATCH", &base, t, Some(json!({"api_key": "k2"})))
+        .await
+        .status(204);
+    let r = srv.call("GET", &base, t, None).await;
+    r.status(200);
+    assert_eq!(secret_keys(&r), vec!["api_key", "db_pass", "old"]);
+    assert!(
+        !r.text.contains("hunter2") && !r.text.contains("k2"),
+        "{}",
+        r.text
+    );
+
+    // Deleting one (also one that does not exist) and several.
+    srv.call("DELETE", &format!("{base}/old"), t, None)
+        .await
+        .status(204);
+    srv.call("DELETE", &format!("{base}/never-was"), t, None)
+        .await
+        .status(204);
+    srv.call("PATCH", &base, t, Some(json!({"a": "1", "b": "2"})))
+        .await
+        .status(204);
+    srv.call(
+        "POST",
+        &format!("{base}/delete"),
+        t,
+        Some(json!({"secrets": ["a", "b"]})),
+    )
+    .await
+    .status(204);
+    let r = srv.call("GET", &base, t, None).await;
+    assert_eq!(secret_keys(&r), vec!["api_key", "db_pass"]);
+
+    // 400: values must be strings, the org ID well formed; 404: unknown org; 401: no token.
+    srv.call("PATCH", &base, t, Some(json!({"n": 1})))
+        .await
+        .error(400, "invalid");
+    srv.call("GET", "/api/v2/orgs/nope/secrets", t, None)
+        .await
+        .error(400, "invalid");
+    srv.call("GET", "/api/v2/orgs/0000000000000001/secrets", t, None)
+        .await
+        .error(404, "not found")
+        .message("organization not found");
+    srv.call("GET", &base, None, None)
+        .await
+        .error(401, "unauthorized");
+
+    // Permissions: read lists but may not change; write changes but may not list.
+    let reader = token_with(&srv, &s, &[("read", "secrets")]).await;
+    srv.call("GET", &base, Some(&reader), None)
+        .await
+        .status(200);
+    srv.call("PATCH", &base, Some(&reader), Some(json!({"x": "y"})))
+        .await
+        .error(401, "unauthorized")
+        .message(&format!("write:orgs/{}/secrets is unauthorized", s.org_id));
+    srv.call("DELETE", &format!("{base}/db_pass"), Some(&reader), None)
+        .await
+        .error(401, "unauthorized");
+    let writer = token_with(&srv, &s, &[("write", "secrets")]).await;
+    srv.call("PATCH", &base, Some(&writer), Some(json!({"w": "v"})))
+        .await
+        .status(204);
+    srv.call("GET", &base, Some(&writer), None)
+        .await
+        .error(401, "unauthorized")
+        .message(&format!("read:orgs/{}/secrets is unauthorized", s.org_id));
+
+    // Flux: secrets.get answers the org's secret; a missing key and a caller who may not read
+    // secrets fail.
+    let script = "import \"array\"\nimport \"influxdata/influxdb/secrets\"\n\
+                  array.from(rows: [{v: secrets.get(key: \"db_pass\")}])";
+    let res = srv.flux(&s.token, "org", script).await;
+    assert_eq!(
+        res[0].tables[0]
+            .columns
+            .iter()
+            .find(|c| c.name == "v")
+            .map(|c| &c.values),
+        Some(&vec![query::Value::String("hunter2".into())])
+    );
+    let r = srv
+        .flux_raw(&s.token, "org", &script.replace("db_pass", "nope"))
+        .await;
+    r.error(400, "invalid");
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("secret not found"),
+        "{}",
+        r.text
+    );
+    let no_secrets = token_with(&srv, &s, &[("read", "buckets")]).await;
+    srv.flux_raw(&no_secrets, "org", script)
+        .await
+        .error(403, "forbidden");
+
+    // A task reads the secret as its owner and writes it with to().
+    srv.call(
+        "POST",
+        "/api/v2/buckets",
+        t,
+        Some(json!({"orgID": s.org_id, "name": "ds", "retentionRules": []})),
+    )
+    .await
+    .status(201);
+    let flux = "import \"array\"\nimport \"influxdata/influxdb/secrets\"\n\
+                option task = {name: \"sec\", every: 1s}\n\
+                array.from(rows: [{_time: 2024-01-01T00:00:00Z, _measurement: \"m\", \
+                _field: \"f\", _value: secrets.get(key: \"api_key\")}])\n    |> to(bucket: \"ds\")";
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/tasks",
+            t,
+            Some(json!({"orgID": s.org_id, "flux": flux})),
+        )
+        .await;
+    r.status(201);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = srv
+            .flux(
+                &s.token,
+                "org",
+                "from(bucket: \"ds\") |> range(start: 2023-01-01T00:00:00Z)",
+            )
+            .await;
+        let vals: Vec<query::Value> = res
+            .iter()
+            .flat_map(|r| &r.tables)
+            .flat_map(|t| t.columns.iter().filter(|c| c.name == "_value"))
+            .flat_map(|c| c.values.clone())
+            .collect();
+        if !vals.is_empty() {
+            assert_eq!(vals, vec![query::Value::String("k2".into())]);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the task wrote nothing in 10 s\n{}",
+            srv.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
