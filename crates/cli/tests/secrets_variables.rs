@@ -204,3 +204,314 @@ async fn secrets_crud_permissions_and_flux() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+async fn create_var(srv: &TestServer, token: &str, body: Value) -> Resp {
+    srv.call("POST", "/api/v2/variables", Some(token), Some(body))
+        .await
+}
+
+fn var_names(r: &Resp) -> Vec<String> {
+    let mut v: Vec<String> = r.json()["variables"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no variables in {}", r.text))
+        .iter()
+        .map(|x| x["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn variables_crud_conflicts_and_permissions() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let tok = s.token.as_str();
+    let t = Some(tok);
+
+    // One variable of each argument type.
+    let r = create_var(
+        &srv,
+        tok,
+        json!({"orgID": s.org_id, "name": "host", "description": "hosts",
+               "arguments": {"type": "constant", "values": ["h1", "h2"]},
+               "selected": ["h1"]}),
+    )
+    .await;
+    r.status(201);
+    let host = r.str("/id");
+    let j = r.json();
+    assert_eq!(j["orgID"], s.org_id.as_str());
+    assert_eq!(j["name"], "host");
+    assert_eq!(j["description"], "hosts");
+    assert_eq!(j["selected"], json!(["h1"]));
+    assert_eq!(
+        j["arguments"],
+        json!({"type": "constant", "values": ["h1", "h2"]})
+    );
+    assert_eq!(j["labels"], json!([]));
+    assert_eq!(
+        j["links"],
+        json!({"self": format!("/api/v2/variables/{host}"),
+               "labels": format!("/api/v2/variables/{host}/labels"),
+               "org": format!("/api/v2/orgs/{}", s.org_id)})
+    );
+    assert!(
+        j["createdAt"].is_string() && j["createdAt"] == j["updatedAt"],
+        "{j}"
+    );
+    let r = create_var(
+        &srv,
+        tok,
+        json!({"orgID": s.org_id, "name": "region",
+               "arguments": {"type": "map", "values": {"Europe": "eu", "Asia": "ap"}}}),
+    )
+    .await;
+    r.status(201);
+    let region = r.str("/id");
+    assert_eq!(r.json()["selected"], Value::Null);
+    assert_eq!(
+        r.json()["arguments"],
+        json!({"type": "map", "values": {"Asia": "ap", "Europe": "eu"}})
+    );
+    let r = create_var(
+        &srv,
+        tok,
+        json!({"orgID": s.org_id, "name": "buckets",
+               "arguments": {"type": "query",
+                             "values": {"query": "buckets()", "language": "flux"}}}),
+    )
+    .await;
+    r.status(201);
+    let buckets = r.str("/id");
+
+    // Get and list (by orgID, by org name, unfiltered).
+    let r = srv
+        .call("GET", &format!("/api/v2/variables/{region}"), t, None)
+        .await;
+    r.status(200);
+    assert_eq!(r.json()["arguments"]["values"]["Europe"], "eu");
+    let r = srv
+        .call(
+            "GET",
+            &format!("/api/v2/variables?orgID={}", s.org_id),
+            t,
+            None,
+        )
+        .await;
+    r.status(200);
+    assert_eq!(var_names(&r), vec!["buckets", "host", "region"]);
+    let r = srv.call("GET", "/api/v2/variables?org=org", t, None).await;
+    assert_eq!(var_names(&r), vec!["buckets", "host", "region"]);
+    let r = srv.call("GET", "/api/v2/variables", t, None).await;
+    r.status(200);
+    assert_eq!(var_names(&r), vec!["buckets", "host", "region"]);
+    assert_eq!(
+        r.json()["links"]["self"],
+        "/api/v2/variables?descending=false&limit=20&offset=0"
+    );
+
+    // Duplicate names (any case) conflict, on create and on rename.
+    create_var(
+        &srv,
+        tok,
+        json!({"orgID": s.org_id, "name": "HOST",
+               "arguments": {"type": "constant", "values": []}}),
+    )
+    .await
+    .error(422, "conflict")
+    .message(&format!("variable is not unique for key {}host", s.org_id));
+    srv.call(
+        "PATCH",
+        &format!("/api/v2/variables/{buckets}"),
+        t,
+        Some(json!({"name": "Region"})),
+    )
+    .await
+    .error(422, "conflict");
+
+    // PATCH sets what it carries; PUT replaces everything.
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v2/variables/{host}"),
+            t,
+            Some(json!({"selected": ["h2"], "description": "servers"})),
+        )
+        .await;
+    r.status(200);
+    assert_eq!(r.json()["selected"], json!(["h2"]));
+    assert_eq!(r.json()["description"], "servers");
+    assert_eq!(r.json()["name"], "host");
+    let r = srv
+        .call(
+            "PUT",
+            &format!("/api/v2/variables/{buckets}"),
+            t,
+            Some(json!({"orgID": s.org_id, "name": "bucket_names",
+                        "arguments": {"type": "constant", "values": ["bucket"]}})),
+        )
+        .await;
+    r.status(200);
+    assert_eq!(r.json()["id"], buckets.as_str());
+    assert_eq!(r.json()["name"], "bucket_names");
+    assert_eq!(
+        r.json()["arguments"],
+        json!({"type": "constant", "values": ["bucket"]})
+    );
+
+    // 400s: bad arguments, protected or missing name, empty update, bad IDs.
+    for (body, msg) in [
+        (
+            json!({"orgID": s.org_id, "name": "x", "arguments": {"type": "chart", "values": []}}),
+            "unknown VariableArguments type chart",
+        ),
+        (
+            json!({"orgID": s.org_id, "name": "x",
+                   "arguments": {"type": "constant", "values": [1]}}),
+            "expected variable constant value to be string but received float64",
+        ),
+        (
+            json!({"orgID": s.org_id, "name": "x"}),
+            "invalid arguments type",
+        ),
+        (
+            json!({"orgID": s.org_id, "name": "",
+                   "arguments": {"type": "constant", "values": []}}),
+            "missing variable name",
+        ),
+        (
+            json!({"orgID": s.org_id, "name": "and",
+                   "arguments": {"type": "constant", "values": []}}),
+            "Protected variable name, invalid variable name",
+        ),
+        (
+            json!({"name": "x", "arguments": {"type": "constant", "values": []}}),
+            "orgID is required",
+        ),
+    ] {
+        create_var(&srv, tok, body)
+            .await
+            .error(400, "invalid")
+            .message(msg);
+    }
+    srv.call(
+        "PATCH",
+        &format!("/api/v2/variables/{host}"),
+        t,
+        Some(json!({})),
+    )
+    .await
+    .error(400, "invalid")
+    .message("no fields supplied in update");
+    srv.call("GET", "/api/v2/variables/nope", t, None)
+        .await
+        .error(400, "invalid");
+    srv.call("GET", "/api/v2/variables?orgID=nope", t, None)
+        .await
+        .error(400, "invalid");
+
+    // 404s: unknown variable (every method), unknown org.
+    let missing = "/api/v2/variables/0000000000000001";
+    for m in ["GET", "DELETE"] {
+        srv.call(m, missing, t, None)
+            .await
+            .error(404, "not found")
+            .message("variable not found");
+    }
+    srv.call("PATCH", missing, t, Some(json!({"name": "y"})))
+        .await
+        .error(404, "not found");
+    srv.call(
+        "PUT",
+        missing,
+        t,
+        Some(json!({"orgID": s.org_id, "name": "y",
+                    "arguments": {"type": "constant", "values": []}})),
+    )
+    .await
+    .error(404, "not found");
+    create_var(
+        &srv,
+        tok,
+        json!({"orgID": "0000000000000001", "name": "y",
+               "arguments": {"type": "constant", "values": []}}),
+    )
+    .await
+    .error(404, "not found")
+    .message("organization not found");
+    srv.call("GET", "/api/v2/variables?org=nope", t, None)
+        .await
+        .error(404, "not found");
+
+    // 401s: no token; a read-only token lists and reads but may not create, change or delete.
+    srv.call("GET", "/api/v2/variables", None, None)
+        .await
+        .error(401, "unauthorized");
+    let reader = token_with(&srv, &s, &[("read", "variables")]).await;
+    let r = srv
+        .call("GET", "/api/v2/variables", Some(&reader), None)
+        .await;
+    assert_eq!(var_names(&r), vec!["bucket_names", "host", "region"]);
+    create_var(
+        &srv,
+        &reader,
+        json!({"orgID": s.org_id, "name": "z",
+               "arguments": {"type": "constant", "values": []}}),
+    )
+    .await
+    .error(401, "unauthorized")
+    .message(&format!(
+        "write:orgs/{}/variables is unauthorized",
+        s.org_id
+    ));
+    srv.call(
+        "DELETE",
+        &format!("/api/v2/variables/{host}"),
+        Some(&reader),
+        None,
+    )
+    .await
+    .error(401, "unauthorized")
+    .message(&format!(
+        "write:orgs/{}/variables/{host} is unauthorized",
+        s.org_id
+    ));
+    let nobody = token_with(&srv, &s, &[("read", "buckets")]).await;
+    let r = srv
+        .call("GET", "/api/v2/variables", Some(&nobody), None)
+        .await;
+    r.status(200);
+    assert_eq!(var_names(&r), Vec::<String>::new());
+    srv.call(
+        "GET",
+        &format!("/api/v2/variables/{host}"),
+        Some(&nobody),
+        None,
+    )
+    .await
+    .error(401, "unauthorized");
+
+    // Delete: 204, then gone; the name is free again; the labels routes stay 501.
+    srv.call("DELETE", &format!("/api/v2/variables/{host}"), t, None)
+        .await
+        .status(204);
+    srv.call("GET", &format!("/api/v2/variables/{host}"), t, None)
+        .await
+        .error(404, "not found");
+    create_var(
+        &srv,
+        tok,
+        json!({"orgID": s.org_id, "name": "Host",
+               "arguments": {"type": "constant", "values": []}}),
+    )
+    .await
+    .status(201);
+    srv.call(
+        "GET",
+        &format!("/api/v2/variables/{region}/labels"),
+        t,
+        None,
+    )
+    .await
+    .error(501, "not implemented");
+}

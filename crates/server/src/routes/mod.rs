@@ -26,6 +26,7 @@ pub mod signin;
 pub mod stream;
 pub mod tasks;
 pub mod users;
+pub mod variables;
 pub mod views;
 pub mod write;
 
@@ -128,8 +129,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("DELETE", "/api/v2/telegrafs/{id}/owners/{userID}"),
     ("POST", "/api/v2/templates/apply"),
     ("POST", "/api/v2/templates/export"),
-    ("GET|POST", "/api/v2/variables"),
-    ("GET|PUT|PATCH|DELETE", "/api/v2/variables/{id}"),
     ("GET|POST", "/api/v2/variables/{id}/labels"),
     ("DELETE", "/api/v2/variables/{id}/labels/{labelID}"),
 ];
@@ -236,6 +235,17 @@ pub fn router() -> Router<App> {
             get(labels::get_one)
                 .patch(labels::update)
                 .delete(labels::delete),
+        )
+        .route(
+            "/api/v2/variables",
+            get(variables::list).post(variables::create),
+        )
+        .route(
+            "/api/v2/variables/{id}",
+            get(variables::get_one)
+                .put(variables::replace)
+                .patch(variables::update)
+                .delete(variables::delete),
         )
         .route("/api/v2/users", get(users::list).post(users::create))
         .route(
