@@ -264,7 +264,12 @@ impl MetaStore {
                     if k.len() != 32 {
                         return Err(Error::corrupt("malformed variable orgs index key"));
                     }
-                    out.push(tx_get_variable(&t, id_from(&k[16..])?)?);
+                    match tx_get_variable(&t, id_from(&k[16..])?) {
+                        Ok(v) => out.push(v),
+                        // An index entry whose variable is gone is skipped.
+                        Err(Error::NotFound { .. }) => continue,
+                        Err(e) => return Err(e),
+                    }
                 }
                 Ok(out)
             }
@@ -397,6 +402,82 @@ mod tests {
         );
         let back: Variable = serde_json::from_str(&s).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn records_written_by_influxdb_are_read_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = MetaStore::open(
+            dir.path().join("influxd.bolt"),
+            dir.path().join("influxd.sqlite"),
+        )
+        .unwrap();
+        let org = s.create_org("o", "", None).unwrap().id;
+        let id = Id::new(0x0c).unwrap();
+        let gone = Id::new(0x0d).unwrap();
+        let raw = format!(
+            r#"{{"id":"{id}","orgID":"{org}","name":"Env","description":"","selected":null,"arguments":{{"type":"map","values":{{"b":"2","a":"1"}}}},"createdAt":"2021-09-28T08:55:25.75109-04:00","updatedAt":"2021-09-28T08:55:25.75109-04:00"}}"#
+        );
+        s.update(|t| {
+            t.put(
+                schema::VARIABLES,
+                id.encode().to_vec(),
+                raw.as_bytes().to_vec(),
+            );
+            t.put(
+                schema::VARIABLE_INDEX,
+                variable_index_key(org, "Env"),
+                id.encode().to_vec(),
+            );
+            t.put(schema::VARIABLE_ORGS, variable_org_key(org, id), Vec::new());
+            // An index entry InfluxDB left behind for a variable that is gone.
+            t.put(
+                schema::VARIABLE_ORGS,
+                variable_org_key(org, gone),
+                Vec::new(),
+            );
+            Ok(())
+        })
+        .unwrap();
+        let listed = s.list_variables(Some(org)).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].name, "Env");
+        assert_eq!(
+            listed[0].arguments,
+            Some(VariableArguments::Map(BTreeMap::from([
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into()),
+            ])))
+        );
+        // The name is taken regardless of case.
+        let dup = VariableCreate {
+            org_id: Some(org),
+            name: "ENV".into(),
+            arguments: Some(VariableArguments::Constant(vec![])),
+            ..VariableCreate::default()
+        };
+        assert!(matches!(s.create_variable(dup), Err(Error::Conflict(_))));
+        // An update keeps createdAt as InfluxDB wrote it.
+        s.update_variable(
+            id,
+            VariableUpdate {
+                description: "d".into(),
+                ..VariableUpdate::default()
+            },
+        )
+        .unwrap();
+        let stored = String::from_utf8(
+            s.view()
+                .get(schema::VARIABLES, &id.encode())
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(
+            stored.contains(r#""description":"d","selected":null"#)
+                && stored.contains(r#""createdAt":"2021-09-28T08:55:25.75109-04:00""#),
+            "{stored}"
+        );
     }
 
     #[test]
