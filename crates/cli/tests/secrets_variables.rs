@@ -203,6 +203,16 @@ async fn secrets_crud_permissions_and_flux() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // Secrets survive a restart.
+    let srv = TestServer::start_in(srv.stop(), &[]).await;
+    let r = srv.call("GET", &base, t, None).await;
+    assert_eq!(secret_keys(&r), vec!["api_key", "db_pass", "w"]);
+    let res = srv.flux(&s.token, "org", script).await;
+    assert_eq!(
+        res[0].tables[0].columns[0].values,
+        vec![query::Value::String("hunter2".into())]
+    );
 }
 
 async fn create_var(srv: &TestServer, token: &str, body: Value) -> Resp {
@@ -514,4 +524,24 @@ async fn variables_crud_conflicts_and_permissions() {
     )
     .await
     .error(501, "not implemented");
+
+    // Variables survive a restart.
+    let srv = TestServer::start_in(srv.stop(), &[]).await;
+    let r = srv
+        .call(
+            "GET",
+            &format!("/api/v2/variables?orgID={}", s.org_id),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(var_names(&r), vec!["Host", "bucket_names", "region"]);
+    let r = srv
+        .call("GET", &format!("/api/v2/variables/{region}"), t, None)
+        .await;
+    r.status(200);
+    assert_eq!(
+        r.json()["arguments"],
+        json!({"type": "map", "values": {"Asia": "ap", "Europe": "eu"}})
+    );
 }
