@@ -75,9 +75,27 @@ async fn secrets_crud_permissions_and_flux() {
     srv.call("DELETE", &format!("{base}/never-was"), t, None)
         .await
         .status(204);
-    srv.call("PATCH", &base, t, Some(json!({"a": "1", "b": "2"})))
+    srv.call("PATCH", &base, t, Some(json!({"a": "1", "b": null})))
         .await
         .status(204);
+    // The values are as patched (null is the empty string).
+    let r = srv
+        .flux(
+            &s.token,
+            "org",
+            "import \"array\"\nimport \"influxdata/influxdb/secrets\"\n\
+             array.from(rows: [{k: secrets.get(key: \"api_key\"), b: secrets.get(key: \"b\") == \"\"}])",
+        )
+        .await;
+    let col = |n: &str| {
+        r[0].tables[0]
+            .columns
+            .iter()
+            .find(|c| c.name == n)
+            .map(|c| c.values.clone())
+    };
+    assert_eq!(col("k"), Some(vec![query::Value::String("k2".into())]));
+    assert_eq!(col("b"), Some(vec![query::Value::Bool(true)]));
     srv.call(
         "POST",
         &format!("{base}/delete"),

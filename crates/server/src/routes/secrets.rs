@@ -56,14 +56,19 @@ pub async fn list(
     Ok(Json(SecretsResponse { links, secrets }))
 }
 
-/// `PATCH /api/v2/orgs/{id}/secrets`: sets each key of the body; 204.
+/// `PATCH /api/v2/orgs/{id}/secrets`: sets each key of the body (a `null` value is the empty
+/// string, as Go decodes it); 204.
 pub async fn patch(
     State(app): State<App>,
     auth: Auth,
     IdPath(org): IdPath,
-    JsonBody(body): JsonBody<BTreeMap<String, String>>,
+    JsonBody(body): JsonBody<BTreeMap<String, Option<String>>>,
 ) -> Result<StatusCode, ApiError> {
     authorize(&app, &auth, org, Action::Write).await?;
+    let body: BTreeMap<String, String> = body
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect();
     app.meta(move |m| m.patch_secrets(org, &body)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
