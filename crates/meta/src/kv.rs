@@ -125,14 +125,27 @@ impl KvFile {
     }
 }
 
+/// How long opening waits for another holder of the file lock to let go, as InfluxDB opens its
+/// bolt file (`bolt.Options{Timeout: 1s}`). A lock can be held for a moment by a process that
+/// merely inherited the descriptor: a child forked by this process, before it execs.
+const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn lock(file: &File, path: &Path) -> Result<()> {
-    match file.try_lock() {
-        Ok(()) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Io(std::io::Error::new(
-            std::io::ErrorKind::WouldBlock,
-            format!("{} is locked by another process", path.display()),
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::Io(e)),
+    let deadline = std::time::Instant::now() + LOCK_TIMEOUT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    format!("{} is locked by another process", path.display()),
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::Io(e)),
+        }
     }
 }
 

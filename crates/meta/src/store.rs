@@ -556,7 +556,8 @@ impl MetaStore {
     /// its 8 `migrations` rows). An existing file (also one written by real InfluxDB) is opened
     /// as is, after checking its migration lists: unknown or extra migrations are refused with
     /// [`Error::Corrupt`]. Missing parent directories are created. The KV file is locked
-    /// exclusively while open (`WouldBlock` I/O error if another process holds it).
+    /// exclusively while open (`WouldBlock` I/O error if another process holds it for a second,
+    /// as InfluxDB waits).
     pub fn open(bolt_path: impl AsRef<Path>, sqlite_path: impl AsRef<Path>) -> Result<MetaStore> {
         let bolt_path = bolt_path.as_ref().to_path_buf();
         let sqlite_path = sqlite_path.as_ref().to_path_buf();

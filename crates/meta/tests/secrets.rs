@@ -7,15 +7,6 @@ use std::collections::BTreeMap;
 
 use meta::*;
 
-/// Serializes this file's tests: a `boltdump` spawned by one test inherits, until it execs, the
-/// descriptor (and so the `flock`) of a store another test has open, which would make that
-/// test's reopen fail as locked.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn open(dir: &std::path::Path) -> MetaStore {
     MetaStore::open(dir.join("influxd.bolt"), dir.join("influxd.sqlite")).unwrap()
 }
@@ -28,7 +19,6 @@ fn map(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[test]
 fn patch_list_load_delete() {
-    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     let a = s.create_org("a", "", None).unwrap();
@@ -60,7 +50,6 @@ fn patch_list_load_delete() {
 
 #[test]
 fn bbolt_reads_secrets_as_influxdb_stores_them() {
-    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let bolt = common::copy_real_bolt(dir.path());
     let org: Id = "dd7cd2292f6e974a".parse().unwrap();

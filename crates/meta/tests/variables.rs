@@ -8,15 +8,6 @@ use std::collections::BTreeMap;
 
 use meta::*;
 
-/// Serializes this file's tests: a `boltdump` spawned by one test inherits, until it execs, the
-/// descriptor (and so the `flock`) of a store another test has open, which would make that
-/// test's reopen fail as locked.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn open(dir: &std::path::Path) -> MetaStore {
     MetaStore::open(dir.join("influxd.bolt"), dir.join("influxd.sqlite")).unwrap()
 }
@@ -58,7 +49,6 @@ fn conflict<T: std::fmt::Debug>(r: Result<T>, want: &str) {
 
 #[test]
 fn create_list_update_replace_delete() {
-    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     let a = s.create_org("a", "", None).unwrap();
@@ -216,7 +206,6 @@ fn create_list_update_replace_delete() {
 
 #[test]
 fn bbolt_reads_variables_as_influxdb_stores_them() {
-    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let bolt = common::copy_real_bolt(dir.path());
     let org = "dd7cd2292f6e974a";
