@@ -32,6 +32,8 @@ pub enum Kind {
     Secret,
     /// A variable.
     Variable,
+    /// A Telegraf configuration.
+    Telegraf,
 }
 
 impl Kind {
@@ -50,6 +52,7 @@ impl Kind {
             Kind::Label => "label not found",
             Kind::Secret => "secret not found",
             Kind::Variable => "variable not found",
+            Kind::Telegraf => "telegraf configuration not found",
         }
     }
 }

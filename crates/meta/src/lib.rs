@@ -59,5 +59,6 @@ pub use store::{
     MetaStore, Run, RunLog, Task, TaskCreate, TaskFilter, default_shard_group_duration,
     generate_token, hash_token, zero_time,
 };
+pub use store::{TelegrafConfig, TelegrafCreate, buckets_of, count_plugins};
 pub use store::{Variable, VariableArguments, VariableCreate, VariableQueryValues, VariableUpdate};
 pub use time::Time;

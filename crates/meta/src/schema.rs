@@ -49,6 +49,12 @@ pub const VARIABLES: &str = "variablesv1";
 pub const VARIABLE_INDEX: &str = "variablesindexv1";
 /// orgID ‖ variableID → variableID.
 pub const VARIABLE_ORGS: &str = "variableorgsv1";
+/// Telegraf configs: configID → JSON.
+pub const TELEGRAFS: &str = "telegrafv1";
+/// `orgID/configID` → configID.
+pub const TELEGRAF_BY_ORG: &str = "telegrafbyorgindexv1";
+/// configID → plugin counts JSON.
+pub const TELEGRAF_PLUGINS: &str = "telegrafPluginsv1";
 /// Migration index (16 hex, 1-based) → migration JSON.
 pub const MIGRATIONS: &str = "migrationsv1";
 /// `id` → instance ID.

@@ -39,11 +39,13 @@ mod secrets;
 mod shards;
 mod snapshot;
 mod tasks;
+mod telegrafs;
 mod users;
 mod variables;
 
 pub use labels::{Label, LabelCreate, LabelFilter, LabelMapping, LabelUpdate};
 pub use tasks::{Run, RunLog, Task, TaskCreate, TaskFilter, zero_time};
+pub use telegrafs::{TelegrafConfig, TelegrafCreate, buckets_of, count_plugins};
 pub use variables::{
     Variable, VariableArguments, VariableCreate, VariableQueryValues, VariableUpdate,
 };
