@@ -453,3 +453,123 @@ async fn labels_survive_restart_and_kv_backup_restore() {
     let r = other.call("GET", &path, t, None).await;
     assert_eq!(r.json()["labels"], json!([want]));
 }
+
+/// Tasks and variables carry labels as buckets do: the label routes, and the labels in the
+/// resource's own answers (single and listed); write on the resource is needed to label it.
+#[tokio::test]
+async fn task_and_variable_labels() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let t = Some(s.token.as_str());
+    let label = create(&srv, &s.token, json!({"orgID": s.org_id, "name": "team"}))
+        .await
+        .str("/label/id");
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/tasks",
+            t,
+            Some(json!({"orgID": s.org_id,
+                        "flux": "option task = {name: \"t\", every: 1h}\nfrom(bucket: \"bucket\") |> range(start: -1h)"})),
+        )
+        .await;
+    r.status(201);
+    let task = r.str("/id");
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/variables",
+            t,
+            Some(json!({"orgID": s.org_id, "name": "host",
+                        "arguments": {"type": "constant", "values": ["a", "b"]}})),
+        )
+        .await;
+    r.status(201);
+    let var = r.str("/id");
+    let reader = srv
+        .create_token(
+            &s.token,
+            json!({"orgID": s.org_id, "permissions": [
+                {"action": "read", "resource": {"type": "tasks", "orgID": s.org_id}},
+                {"action": "read", "resource": {"type": "variables", "orgID": s.org_id}},
+                {"action": "read", "resource": {"type": "labels", "orgID": s.org_id}},
+                {"action": "write", "resource": {"type": "labels", "orgID": s.org_id}}]}),
+        )
+        .await;
+
+    for (base, id, list_key) in [
+        ("/api/v2/tasks", &task, "tasks"),
+        ("/api/v2/variables", &var, "variables"),
+    ] {
+        let path = format!("{base}/{id}/labels");
+        // Labelling needs write on the resource, not only on the label.
+        srv.call(
+            "POST",
+            &path,
+            Some(&reader),
+            Some(json!({"labelID": label})),
+        )
+        .await
+        .error(401, "unauthorized");
+        let r = srv
+            .call("POST", &path, t, Some(json!({"labelID": label})))
+            .await;
+        r.status(201);
+        assert_eq!(r.str("/label/name"), "team");
+        srv.call("POST", &path, t, Some(json!({"labelID": label})))
+            .await
+            .error(422, "conflict");
+        let r = srv.call("GET", &path, Some(&reader), None).await;
+        r.status(200);
+        assert_eq!(r.json()["labels"][0]["id"], label.as_str(), "{base}");
+        // The resource's own answers carry the label.
+        let one = srv.call("GET", &format!("{base}/{id}"), t, None).await;
+        one.status(200);
+        assert_eq!(
+            one.json()["labels"][0]["name"],
+            "team",
+            "{base}: {}",
+            one.text
+        );
+        let all = srv
+            .call("GET", &format!("{base}?orgID={}", s.org_id), t, None)
+            .await;
+        all.status(200);
+        let listed = all.json()[list_key]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|x| x["id"] == id.as_str())
+            .cloned()
+            .expect("listed");
+        assert_eq!(listed["labels"][0]["id"], label.as_str(), "{base} list");
+        // Unknown resources are 404 in their own words; taking the label off is 204.
+        srv.call("GET", &format!("{base}/00000000000000ff/labels"), t, None)
+            .await
+            .error(404, "not found");
+        srv.call("DELETE", &format!("{path}/{label}"), t, None)
+            .await
+            .status(204);
+        let r = srv.call("GET", &path, t, None).await;
+        assert_eq!(r.json()["labels"], json!([]), "{base}");
+    }
+
+    // A bucket's answers carry its labels too.
+    let b = &s.bucket_id;
+    srv.call(
+        "POST",
+        &format!("/api/v2/buckets/{b}/labels"),
+        t,
+        Some(json!({"labelID": label})),
+    )
+    .await
+    .status(201);
+    let r = srv
+        .call("GET", &format!("/api/v2/buckets/{b}"), t, None)
+        .await;
+    assert_eq!(r.json()["labels"][0]["name"], "team");
+    let r = srv
+        .call("GET", "/api/v2/buckets?name=bucket", t, None)
+        .await;
+    assert_eq!(r.json()["buckets"][0]["labels"][0]["name"], "team");
+}

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::auth::{Auth, Perm};
 use crate::error::{ApiError, Code};
+use crate::routes::labels::{labels_of, readable_labels, with_labels};
 use crate::routes::paging::{IdPath, Params, page, paging_links, parse_id};
 use crate::routes::{JsonBody, views};
 
@@ -83,9 +84,14 @@ pub async fn list(
         .filter_map(|k| params.get(k).map(|v| (*k, v.to_string())))
         .collect();
     let links = paging_links("/api/v2/buckets", &opts, &filter_q, buckets.len());
+    let labels = labels_of(&app, &auth, buckets.iter().map(|b| b.id).collect()).await?;
     Ok(Json(json!({
         "links": links,
-        "buckets": buckets.iter().map(views::bucket).collect::<Vec<_>>(),
+        "buckets": buckets
+            .iter()
+            .zip(labels)
+            .map(|(b, l)| with_labels(views::bucket(b), l))
+            .collect::<Vec<_>>(),
     })))
 }
 
@@ -180,7 +186,8 @@ pub async fn get_one(
 ) -> Result<Json<Value>, ApiError> {
     let b = find(&app, id).await?;
     auth.require(&read_perm(&b))?;
-    Ok(Json(views::bucket(&b)))
+    let labels = readable_labels(&app, &auth, id).await?;
+    Ok(Json(with_labels(views::bucket(&b), labels)))
 }
 
 /// InfluxDB's `bucketUpdate`.
@@ -217,7 +224,8 @@ pub async fn update(
             .map(|s| s.saturating_mul(NS)),
     };
     let b = app.meta(move |m| m.update_bucket(id, upd)).await?;
-    Ok(Json(views::bucket(&b)))
+    let labels = readable_labels(&app, &auth, id).await?;
+    Ok(Json(with_labels(views::bucket(&b), labels)))
 }
 
 pub async fn delete(

@@ -1,21 +1,23 @@
-//! `/api/v2/labels` (list, create, get, update, delete) and the label routes of buckets
-//! (`GET|POST /api/v2/buckets/{id}/labels`, `DELETE /api/v2/buckets/{id}/labels/{labelID}`),
+//! `/api/v2/labels` (list, create, get, update, delete) and the label routes of the resources
+//! that carry labels ([`Labelled`]: buckets, tasks, variables; `GET|POST
+//! /api/v2/<resource>/{id}/labels`, `DELETE /api/v2/<resource>/{id}/labels/{labelID}`),
 //! answered as InfluxDB 2.7's label handlers answer them: `{"links", "label"}` and
 //! `{"links", "labels"}` bodies, 201 on create, 204 on delete.
 //!
 //! Permissions as InfluxDB's label authorizer: creating needs `write:orgs/<org>/labels`; reading
 //! a label `read:orgs/<org>/labels/<id>` (lists keep only the readable ones); changing or deleting
-//! it `write:orgs/<org>/labels/<id>`. A bucket's labels need `read:orgs/<org>/buckets/<id>`;
-//! putting a label on a bucket or taking it off needs write on both the label and the bucket.
-//! Where ironflux checks more than InfluxDB: the bucket of a label route must exist (404
-//! `bucket not found`), as the API contract says.
+//! it `write:orgs/<org>/labels/<id>`. A resource's labels need read on the resource (e.g.
+//! `read:orgs/<org>/buckets/<id>`); putting a label on a resource or taking it off needs write on
+//! both the label and the resource. Where ironflux checks more than InfluxDB: the resource of a
+//! label route must exist (404 in its own words, e.g. `bucket not found`), as the API contract
+//! says.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use meta::{Action, Bucket, Id, Label, LabelCreate, LabelFilter, LabelMapping, ResourceType};
+use meta::{Action, Id, Label, LabelCreate, LabelFilter, LabelMapping, ResourceType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -64,10 +66,6 @@ fn write_perm(l: &Label) -> meta::Permission {
 
 async fn find(app: &App, id: Id) -> Result<Label, ApiError> {
     app.meta(move |m| m.get_label(id)).await
-}
-
-async fn find_bucket(app: &App, id: Id) -> Result<Bucket, ApiError> {
-    app.meta(move |m| m.get_bucket(id)).await
 }
 
 /// `GET /api/v2/labels`: filters `orgID` (ignored when it is not an ID, as InfluxDB) and `name`
@@ -170,39 +168,118 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v2/buckets/{id}/labels`: the labels on the bucket that the caller may read.
-pub async fn bucket_list(
+/// A resource that carries labels, as its label routes (`/api/v2/<resource>/{id}/labels`) see
+/// it: its type and how to find its org (404 in the resource's own words when it is missing).
+pub trait Labelled {
+    /// The resource type of the mappings and of the permissions checked.
+    const TYPE: ResourceType;
+    /// The org of the resource `id`.
+    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError>;
+}
+
+/// Buckets' labels.
+pub struct Buckets;
+/// Tasks' labels.
+pub struct Tasks;
+/// Variables' labels.
+pub struct Variables;
+
+impl Labelled for Buckets {
+    const TYPE: ResourceType = ResourceType::Buckets;
+    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
+        Ok(m.get_bucket(id)?.org_id)
+    }
+}
+
+impl Labelled for Tasks {
+    const TYPE: ResourceType = ResourceType::Tasks;
+    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
+        m.get_task(id)?
+            .map(|t| t.org_id)
+            .ok_or_else(|| ApiError::not_found("task not found"))
+    }
+}
+
+impl Labelled for Variables {
+    const TYPE: ResourceType = ResourceType::Variables;
+    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
+        Ok(m.get_variable(id)?.org_id)
+    }
+}
+
+/// The permission `action` on resource `id` of type `R` in `org`.
+fn resource_perm<R: Labelled>(action: Action, org: Id, id: Id) -> meta::Permission {
+    Perm::at(action, R::TYPE, org, id)
+}
+
+async fn resource_org<R: Labelled>(app: &App, id: Id) -> Result<Id, ApiError> {
+    let m = std::sync::Arc::clone(&app.meta);
+    tokio::task::spawn_blocking(move || R::org_of(&m, id))
+        .await
+        .map_err(|e| ApiError::internal_msg(&format!("metadata store task failed: {e}")))?
+}
+
+/// The labels on a resource that `auth` may read.
+pub async fn readable_labels(app: &App, auth: &Auth, id: Id) -> Result<Vec<Label>, ApiError> {
+    let mut all = labels_of(app, auth, vec![id]).await?;
+    Ok(all.pop().unwrap_or_default())
+}
+
+/// A resource's JSON answer with its `labels`.
+pub fn with_labels(mut v: Value, labels: Vec<Label>) -> Value {
+    v["labels"] = serde_json::to_value(labels).unwrap_or_else(|_| Value::Array(Vec::new()));
+    v
+}
+
+/// The labels `auth` may read on each of the resources `ids`, in one read of the store: what
+/// InfluxDB's bucket, task and variable answers carry in `labels`.
+pub async fn labels_of(app: &App, auth: &Auth, ids: Vec<Id>) -> Result<Vec<Vec<Label>>, ApiError> {
+    let all = app
+        .meta(move |m| {
+            ids.iter()
+                .map(|id| m.list_resource_labels(*id))
+                .collect::<meta::Result<Vec<_>>>()
+        })
+        .await?;
+    Ok(all
+        .into_iter()
+        .map(|ls| {
+            ls.into_iter()
+                .filter(|l| auth.allowed(&read_perm(l)))
+                .collect()
+        })
+        .collect())
+}
+
+/// `GET /api/v2/<resource>/{id}/labels`: the labels on the resource that the caller may read;
+/// needs read on the resource.
+pub async fn resource_list<R: Labelled>(
     State(app): State<App>,
     auth: Auth,
     IdPath(id): IdPath,
 ) -> Result<Json<LabelsResponse>, ApiError> {
-    let b = find_bucket(&app, id).await?;
-    auth.require(&Perm::at(
-        Action::Read,
-        ResourceType::Buckets,
-        b.org_id,
-        b.id,
-    ))?;
-    let all = app.meta(move |m| m.list_resource_labels(id)).await?;
-    let visible = all.into_iter().filter(|l| auth.allowed(&read_perm(l)));
-    Ok(Json(LabelsResponse::new(visible.collect())))
+    let org = resource_org::<R>(&app, id).await?;
+    auth.require(&resource_perm::<R>(Action::Read, org, id))?;
+    Ok(Json(LabelsResponse::new(
+        readable_labels(&app, &auth, id).await?,
+    )))
 }
 
-/// Write on the label and on the bucket, as InfluxDB's `CreateLabelMapping` and
+/// Write on the label and on the resource, as InfluxDB's `CreateLabelMapping` and
 /// `DeleteLabelMapping` ask.
-fn require_mapping_write(auth: &Auth, l: &Label, b: &Bucket) -> Result<(), ApiError> {
+fn require_mapping_write<R: Labelled>(
+    auth: &Auth,
+    l: &Label,
+    org: Id,
+    id: Id,
+) -> Result<(), ApiError> {
     auth.require(&write_perm(l))?;
-    auth.require(&Perm::at(
-        Action::Write,
-        ResourceType::Buckets,
-        b.org_id,
-        b.id,
-    ))
+    auth.require(&resource_perm::<R>(Action::Write, org, id))
 }
 
-/// `POST /api/v2/buckets/{id}/labels` with `{"labelID": "..."}`: 201 with the label; 422
-/// `conflict` if the bucket has it already.
-pub async fn bucket_add(
+/// `POST /api/v2/<resource>/{id}/labels` with `{"labelID": "..."}`: 201 with the label; 422
+/// `conflict` if the resource has it already.
+pub async fn resource_add<R: Labelled>(
     State(app): State<App>,
     auth: Auth,
     IdPath(id): IdPath,
@@ -218,31 +295,31 @@ pub async fn bucket_add(
         Some(Value::String(s)) => parse_id(s)?,
         Some(_) => return Err(ApiError::invalid("Invalid post label map request")),
     };
-    let b = find_bucket(&app, id).await?;
+    let org = resource_org::<R>(&app, id).await?;
     let l = find(&app, label_id).await?;
     auth.require(&read_perm(&l))?;
-    require_mapping_write(&auth, &l, &b)?;
+    require_mapping_write::<R>(&auth, &l, org, id)?;
     let m = LabelMapping {
         label_id,
         resource_id: id,
-        resource_type: ResourceType::Buckets,
+        resource_type: R::TYPE,
     };
     app.meta(move |s| s.create_label_mapping(&m)).await?;
     Ok((StatusCode::CREATED, Json(LabelResponse::new(l))))
 }
 
-/// `DELETE /api/v2/buckets/{id}/labels/{labelID}`: 204, also when the bucket did not have the
-/// label (as InfluxDB); 404 when the bucket or the label does not exist.
-pub async fn bucket_remove(
+/// `DELETE /api/v2/<resource>/{id}/labels/{labelID}`: 204, also when the resource did not have
+/// the label (as InfluxDB); 404 when the resource or the label does not exist.
+pub async fn resource_remove<R: Labelled>(
     State(app): State<App>,
     auth: Auth,
     Path((id, label_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
     let label_id = parse_id(&label_id)?;
-    let b = find_bucket(&app, id).await?;
+    let org = resource_org::<R>(&app, id).await?;
     let l = find(&app, label_id).await?;
-    require_mapping_write(&auth, &l, &b)?;
+    require_mapping_write::<R>(&auth, &l, org, id)?;
     app.meta(move |m| m.delete_label_mapping(id, label_id))
         .await?;
     Ok(StatusCode::NO_CONTENT)

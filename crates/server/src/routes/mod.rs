@@ -112,8 +112,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET|POST", "/api/v2/stacks"),
     ("GET|PATCH|DELETE", "/api/v2/stacks/{id}"),
     ("POST", "/api/v2/stacks/{id}/uninstall"),
-    ("GET|POST", "/api/v2/tasks/{id}/labels"),
-    ("DELETE", "/api/v2/tasks/{id}/labels/{labelID}"),
     ("GET|POST", "/api/v2/tasks/{id}/members"),
     ("DELETE", "/api/v2/tasks/{id}/members/{userID}"),
     ("GET|POST", "/api/v2/tasks/{id}/owners"),
@@ -129,8 +127,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("DELETE", "/api/v2/telegrafs/{id}/owners/{userID}"),
     ("POST", "/api/v2/templates/apply"),
     ("POST", "/api/v2/templates/export"),
-    ("GET|POST", "/api/v2/variables/{id}/labels"),
-    ("DELETE", "/api/v2/variables/{id}/labels/{labelID}"),
 ];
 
 async fn not_implemented(_auth: Auth) -> ApiError {
@@ -199,14 +195,6 @@ pub fn router() -> Router<App> {
             get(buckets::get_one)
                 .patch(buckets::update)
                 .delete(buckets::delete),
-        )
-        .route(
-            "/api/v2/buckets/{id}/labels",
-            get(labels::bucket_list).post(labels::bucket_add),
-        )
-        .route(
-            "/api/v2/buckets/{id}/labels/{labelID}",
-            axum::routing::delete(labels::bucket_remove),
         )
         .route("/api/v2/tasks", get(tasks::list).post(tasks::create))
         .route(
@@ -326,10 +314,26 @@ pub fn router() -> Router<App> {
             .route(base, list_add)
             .route(&format!("{base}/{{userID}}"), del);
     }
+    r = label_routes::<labels::Buckets>(r, "/api/v2/buckets");
+    r = label_routes::<labels::Tasks>(r, "/api/v2/tasks");
+    r = label_routes::<labels::Variables>(r, "/api/v2/variables");
     for (methods, path) in NOT_IMPLEMENTED {
         r = r.route(path, method_router(methods, path));
     }
     r.fallback(any(path_not_found))
+}
+
+/// The label routes of a resource that carries labels: `GET|POST {base}/{id}/labels` and
+/// `DELETE {base}/{id}/labels/{labelID}`.
+fn label_routes<R: labels::Labelled + 'static>(r: Router<App>, base: &str) -> Router<App> {
+    r.route(
+        &format!("{base}/{{id}}/labels"),
+        get(labels::resource_list::<R>).post(labels::resource_add::<R>),
+    )
+    .route(
+        &format!("{base}/{{id}}/labels/{{labelID}}"),
+        axum::routing::delete(labels::resource_remove::<R>),
+    )
 }
 
 /// A JSON request body. Unlike `axum::Json` it does not insist on a `Content-Type` header

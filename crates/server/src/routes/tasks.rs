@@ -36,6 +36,7 @@ use crate::App;
 use crate::auth::{Auth, Perm};
 use crate::error::{ApiError, Code};
 use crate::routes::JsonBody;
+use crate::routes::labels::{labels_of, readable_labels, with_labels};
 use crate::routes::paging::{IdPath, Params, parse_id};
 use crate::tasks::{
     self, RunQuery, go_duration_ns, parse_go_duration, parse_options, rfc3339_nano,
@@ -289,12 +290,17 @@ pub async fn list(
         limit: 0,
     };
     let all = app.meta(move |m| m.list_tasks(&filter)).await?;
-    let tasks: Vec<Value> = all
+    let shown: Vec<&Task> = all
         .iter()
         .filter(|t| user.is_none_or(|u| t.owner_id == u))
         .filter(|t| auth.allowed(&read_perm(t)))
         .take(limit)
-        .map(|t| task_json(t, basic))
+        .collect();
+    let labels = labels_of(&app, &auth, shown.iter().map(|t| t.id).collect()).await?;
+    let tasks: Vec<Value> = shown
+        .into_iter()
+        .zip(labels)
+        .map(|(t, l)| with_labels(task_json(t, basic), l))
         .collect();
     // Paging links as InfluxDB's: the filter's query parameters in key order, `next` when the
     // page is full.
@@ -404,7 +410,8 @@ pub async fn get_one(
     let t = readable(&app, &auth, id)
         .await
         .map_err(wrap("failed to find task", Some(Code::NotFound)))?;
-    Ok(Json(task_json(&t, false)))
+    let labels = readable_labels(&app, &auth, id).await?;
+    Ok(Json(with_labels(task_json(&t, false), labels)))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -584,7 +591,8 @@ pub async fn update(
         .await?
         .ok_or_else(|| wrap("failed to update task", None)(task_not_found()))?;
     app.tasks.wake();
-    Ok(Json(task_json(&t, false)))
+    let labels = readable_labels(&app, &auth, id).await?;
+    Ok(Json(with_labels(task_json(&t, false), labels)))
 }
 
 /// `DELETE /api/v2/tasks/{id}`.

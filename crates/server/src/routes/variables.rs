@@ -30,6 +30,7 @@ use crate::App;
 use crate::auth::{Auth, Perm};
 use crate::error::ApiError;
 use crate::routes::JsonBody;
+use crate::routes::labels::readable_labels;
 use crate::routes::paging::{IdPath, PagingLinks, Params, page, paging_links, parse_id};
 
 const BASE: &str = "/api/v2/variables";
@@ -73,11 +74,9 @@ fn write_perm(v: &Variable) -> meta::Permission {
     Perm::at(Action::Write, ResourceType::Variables, v.org_id, v.id)
 }
 
-/// The variable with its labels (those of a restored InfluxDB store; ironflux does not put
-/// labels on variables yet).
-async fn respond(app: &App, v: Variable) -> Result<VariableResponse, ApiError> {
-    let id = v.id;
-    let labels = app.meta(move |m| m.list_resource_labels(id)).await?;
+/// The variable with the labels on it that the caller may read.
+async fn respond(app: &App, auth: &Auth, v: Variable) -> Result<VariableResponse, ApiError> {
+    let labels = readable_labels(app, auth, v.id).await?;
     Ok(VariableResponse::new(v, labels))
 }
 
@@ -231,7 +230,7 @@ pub async fn list(
     let links = paging_links(BASE, &opts, &filter, visible.len());
     let mut variables = Vec::with_capacity(visible.len());
     for v in visible {
-        variables.push(respond(&app, v).await?);
+        variables.push(respond(&app, &auth, v).await?);
     }
     Ok(Json(VariablesResponse { variables, links }))
 }
@@ -259,7 +258,7 @@ pub async fn get_one(
     IdPath(id): IdPath,
 ) -> Result<Json<VariableResponse>, ApiError> {
     let v = find_readable(&app, &auth, id).await?;
-    Ok(Json(respond(&app, v).await?))
+    Ok(Json(respond(&app, &auth, v).await?))
 }
 
 /// `PUT /api/v2/variables/{id}`: replaces the whole variable (which must exist).
@@ -273,7 +272,7 @@ pub async fn replace(
     let old = find_readable(&app, &auth, id).await?;
     auth.require(&write_perm(&old))?;
     let v = app.meta(move |m| m.replace_variable(id, req)).await?;
-    Ok(Json(respond(&app, v).await?))
+    Ok(Json(respond(&app, &auth, v).await?))
 }
 
 /// InfluxDB's `VariableUpdate`.
@@ -308,7 +307,7 @@ pub async fn update(
     let old = find_readable(&app, &auth, id).await?;
     auth.require(&write_perm(&old))?;
     let v = app.meta(move |m| m.update_variable(id, upd)).await?;
-    Ok(Json(respond(&app, v).await?))
+    Ok(Json(respond(&app, &auth, v).await?))
 }
 
 /// `DELETE /api/v2/variables/{id}`: 204.
