@@ -573,3 +573,83 @@ async fn task_and_variable_labels() {
         .await;
     assert_eq!(r.json()["buckets"][0]["labels"][0]["name"], "team");
 }
+
+/// A task's members and owners are user-resource mappings, as an org's or a bucket's.
+#[tokio::test]
+async fn task_members_and_owners() {
+    let srv = TestServer::start().await;
+    let s = srv.setup().await;
+    let t = Some(s.token.as_str());
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/tasks",
+            t,
+            Some(json!({"orgID": s.org_id,
+                        "flux": "option task = {name: \"t\", every: 1h}\nfrom(bucket: \"bucket\") |> range(start: -1h)"})),
+        )
+        .await;
+    r.status(201);
+    let task = r.str("/id");
+    let r = srv
+        .call("POST", "/api/v2/users", t, Some(json!({"name": "bob"})))
+        .await;
+    r.status(201);
+    let bob = r.str("/id");
+    for (role, path) in [
+        ("member", format!("/api/v2/tasks/{task}/members")),
+        ("owner", format!("/api/v2/tasks/{task}/owners")),
+    ] {
+        let r = srv.call("POST", &path, t, Some(json!({"id": bob}))).await;
+        r.status(201);
+        assert_eq!(r.json()["role"], role);
+        assert_eq!(r.json()["name"], "bob");
+        srv.call("POST", &path, t, Some(json!({"id": bob})))
+            .await
+            .error(422, "conflict");
+        let r = srv.call("GET", &path, t, None).await;
+        r.status(200);
+        let users = r.json()["users"].clone();
+        assert!(
+            users
+                .as_array()
+                .is_some_and(|u| u.iter().any(|x| x["id"] == bob.as_str())),
+            "{users}"
+        );
+        srv.call("DELETE", &format!("{path}/{bob}"), t, None)
+            .await
+            .status(204);
+        let r = srv.call("GET", &path, t, None).await;
+        assert!(
+            !r.json()["users"]
+                .as_array()
+                .is_some_and(|u| u.iter().any(|x| x["id"] == bob.as_str())),
+            "{}",
+            r.text
+        );
+    }
+    srv.call("GET", "/api/v2/tasks/00000000000000ff/members", t, None)
+        .await
+        .error(404, "not found")
+        .message("task not found");
+    // Deleting the task takes its mappings along: bob maps to nothing any more.
+    let path = format!("/api/v2/tasks/{task}/members");
+    srv.call("POST", &path, t, Some(json!({"id": bob})))
+        .await
+        .status(201);
+    srv.call("DELETE", &format!("/api/v2/tasks/{task}"), t, None)
+        .await
+        .status(204);
+    let dir = srv.stop();
+    let data = dir.path().join("data");
+    let m = meta::MetaStore::open(data.join("influxd.bolt"), data.join("influxd.sqlite"))
+        .expect("open the store");
+    let bob = bob.parse::<meta::Id>().expect("id");
+    let left = m
+        .list_urms(&meta::UrmFilter {
+            user_id: Some(bob),
+            ..meta::UrmFilter::default()
+        })
+        .expect("urms");
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -291,7 +291,8 @@ impl MetaStore {
         })
     }
 
-    /// Deletes a task, its index entry and its run state. `false` if there was no such task.
+    /// Deletes a task, its index entry, its run state and its members and owners. `false` if
+    /// there was no such task.
     pub fn delete_task(&self, id: Id) -> Result<bool> {
         self.update(|t| {
             let Some(task) = tx_get_task(t, id)? else {
@@ -308,6 +309,14 @@ impl MetaStore {
             for k in keys {
                 t.delete(TASK_RUNS, &k);
             }
+            // Its members and owners go with it, as with an org's or a bucket's.
+            tx_delete_urms(
+                t,
+                &UrmFilter {
+                    resource_id: Some(id),
+                    ..UrmFilter::default()
+                },
+            )?;
             Ok(true)
         })
     }

@@ -1,9 +1,9 @@
-//! `/api/v2/{orgs,buckets}/{id}/{members,owners}`: the users mapped to an org or a bucket
-//! (InfluxDB's user-resource mappings), listed, added and removed.
+//! `/api/v2/{orgs,buckets,tasks}/{id}/{members,owners}`: the users mapped to an org, a bucket or
+//! a task (InfluxDB's user-resource mappings), listed, added and removed.
 //!
 //! As InfluxDB: the resource must exist (404), listing needs read on it and read on each user,
 //! adding and removing need write on it; org permissions are `orgs/<id>/orgs/<id>`, bucket
-//! ones `orgs/<org>/buckets/<id>`.
+//! ones `orgs/<org>/buckets/<id>`, task ones `orgs/<org>/tasks/<id>`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -54,6 +54,14 @@ pub const BUCKET_OWNERS: Kind = Kind {
     rtype: ResourceType::Buckets,
     user_type: UserType::Owner,
 };
+pub const TASK_MEMBERS: Kind = Kind {
+    rtype: ResourceType::Tasks,
+    user_type: UserType::Member,
+};
+pub const TASK_OWNERS: Kind = Kind {
+    rtype: ResourceType::Tasks,
+    user_type: UserType::Owner,
+};
 
 /// The permission `action` on the resource; 404 if it does not exist.
 async fn resource_perm(
@@ -64,6 +72,12 @@ async fn resource_perm(
 ) -> Result<Permission, ApiError> {
     let org = match kind.rtype {
         ResourceType::Buckets => app.meta(move |m| m.get_bucket(id)).await?.org_id,
+        ResourceType::Tasks => {
+            app.meta(move |m| m.get_task(id))
+                .await?
+                .ok_or_else(|| ApiError::not_found("task not found"))?
+                .org_id
+        }
         _ => app.meta(move |m| m.get_org(id)).await?.id,
     };
     Ok(Perm::at(action, kind.rtype, org, id))

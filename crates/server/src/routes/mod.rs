@@ -112,10 +112,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET|POST", "/api/v2/stacks"),
     ("GET|PATCH|DELETE", "/api/v2/stacks/{id}"),
     ("POST", "/api/v2/stacks/{id}/uninstall"),
-    ("GET|POST", "/api/v2/tasks/{id}/members"),
-    ("DELETE", "/api/v2/tasks/{id}/members/{userID}"),
-    ("GET|POST", "/api/v2/tasks/{id}/owners"),
-    ("DELETE", "/api/v2/tasks/{id}/owners/{userID}"),
     ("GET", "/api/v2/telegraf/plugins"),
     ("GET|POST", "/api/v2/telegrafs"),
     ("GET|PUT|DELETE", "/api/v2/telegrafs/{id}"),
@@ -308,6 +304,8 @@ pub fn router() -> Router<App> {
         ("/api/v2/orgs/{id}/owners", members::ORG_OWNERS),
         ("/api/v2/buckets/{id}/members", members::BUCKET_MEMBERS),
         ("/api/v2/buckets/{id}/owners", members::BUCKET_OWNERS),
+        ("/api/v2/tasks/{id}/members", members::TASK_MEMBERS),
+        ("/api/v2/tasks/{id}/owners", members::TASK_OWNERS),
     ] {
         let (list_add, del) = members::routes(kind);
         r = r
