@@ -25,6 +25,7 @@ pub mod setup;
 pub mod signin;
 pub mod stream;
 pub mod tasks;
+pub mod telegrafs;
 pub mod users;
 pub mod variables;
 pub mod views;
@@ -112,9 +113,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET|POST", "/api/v2/stacks"),
     ("GET|PATCH|DELETE", "/api/v2/stacks/{id}"),
     ("POST", "/api/v2/stacks/{id}/uninstall"),
-    ("GET", "/api/v2/telegraf/plugins"),
-    ("GET|POST", "/api/v2/telegrafs"),
-    ("GET|PUT|DELETE", "/api/v2/telegrafs/{id}"),
     ("GET|POST", "/api/v2/telegrafs/{id}/labels"),
     ("DELETE", "/api/v2/telegrafs/{id}/labels/{labelID}"),
     ("GET|POST", "/api/v2/telegrafs/{id}/members"),
@@ -230,6 +228,17 @@ pub fn router() -> Router<App> {
                 .put(variables::replace)
                 .patch(variables::update)
                 .delete(variables::delete),
+        )
+        .route("/api/v2/telegraf/plugins", get(telegrafs::plugins))
+        .route(
+            "/api/v2/telegrafs",
+            get(telegrafs::list).post(telegrafs::create),
+        )
+        .route(
+            "/api/v2/telegrafs/{id}",
+            get(telegrafs::get_one)
+                .put(telegrafs::replace)
+                .delete(telegrafs::delete),
         )
         .route("/api/v2/users", get(users::list).post(users::create))
         .route(
