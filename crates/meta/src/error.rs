@@ -34,6 +34,12 @@ pub enum Kind {
     Variable,
     /// A Telegraf configuration.
     Telegraf,
+    /// A dashboard.
+    Dashboard,
+    /// A cell of a dashboard.
+    Cell,
+    /// The view of a dashboard cell.
+    View,
 }
 
 impl Kind {
@@ -53,6 +59,9 @@ impl Kind {
             Kind::Secret => "secret not found",
             Kind::Variable => "variable not found",
             Kind::Telegraf => "telegraf configuration not found",
+            Kind::Dashboard => "dashboard not found",
+            Kind::Cell => "cell not found",
+            Kind::View => "view not found",
         }
     }
 }

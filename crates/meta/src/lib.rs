@@ -59,6 +59,10 @@ pub use store::{
     MetaStore, Run, RunLog, Task, TaskCreate, TaskFilter, default_shard_group_duration,
     generate_token, hash_token, zero_time,
 };
+pub use store::{
+    Cell, CellCreate, CellUpdate, Dashboard, DashboardCreate, DashboardFilter, DashboardMeta,
+    DashboardUpdate, View, ViewUpdate, empty_view_properties,
+};
 pub use store::{TelegrafConfig, TelegrafCreate, buckets_of, count_plugins};
 pub use store::{Variable, VariableArguments, VariableCreate, VariableQueryValues, VariableUpdate};
 pub use time::Time;

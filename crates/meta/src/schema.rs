@@ -55,6 +55,12 @@ pub const TELEGRAFS: &str = "telegrafv1";
 pub const TELEGRAF_BY_ORG: &str = "telegrafbyorgindexv1";
 /// configID → plugin counts JSON.
 pub const TELEGRAF_PLUGINS: &str = "telegrafPluginsv1";
+/// Dashboards: dashboardID → JSON.
+pub const DASHBOARDS: &str = "dashboardsv2";
+/// orgID ‖ dashboardID → empty value.
+pub const ORG_DASHBOARDS: &str = "orgsdashboardsv1";
+/// dashboardID ‖ cellID → view JSON.
+pub const DASHBOARD_CELL_VIEWS: &str = "dashboardcellviewsv1";
 /// Migration index (16 hex, 1-based) → migration JSON.
 pub const MIGRATIONS: &str = "migrationsv1";
 /// `id` → instance ID.

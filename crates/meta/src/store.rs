@@ -31,6 +31,7 @@ use crate::time::Time;
 
 mod auth;
 mod buckets;
+mod dashboards;
 mod dbrp;
 mod labels;
 mod legacy_auth;
@@ -43,6 +44,10 @@ mod telegrafs;
 mod users;
 mod variables;
 
+pub use dashboards::{
+    Cell, CellCreate, CellUpdate, Dashboard, DashboardCreate, DashboardFilter, DashboardMeta,
+    DashboardUpdate, View, ViewUpdate, empty_view_properties,
+};
 pub use labels::{Label, LabelCreate, LabelFilter, LabelMapping, LabelUpdate};
 pub use tasks::{Run, RunLog, Task, TaskCreate, TaskFilter, zero_time};
 pub use telegrafs::{TelegrafConfig, TelegrafCreate, buckets_of, count_plugins};
