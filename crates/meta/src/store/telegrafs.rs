@@ -37,8 +37,8 @@ use super::*;
 pub struct TelegrafConfig {
     /// ID.
     pub id: Id,
-    /// Owning organization.
-    #[serde(rename = "orgID")]
+    /// Owning organization (`organizationID` in records of InfluxDB 2.0 betas).
+    #[serde(rename = "orgID", alias = "organizationID")]
     pub org_id: Id,
     /// Name (free, not unique).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -348,6 +348,17 @@ mod tests {
             String::from_utf8(to_go_json(&tc)).unwrap(),
             r#"{"id":"000000000000000b","orgID":"000000000000000a"}"#
         );
+        // Metadata keys in byte order, as Go encodes a map.
+        tc.metadata = serde_json::from_str(r#"{"z":1,"buckets":[],"a":{"y":2,"b":3}}"#).unwrap();
+        assert_eq!(
+            String::from_utf8(to_go_json(&tc)).unwrap(),
+            r#"{"id":"000000000000000b","orgID":"000000000000000a","metadata":{"a":{"b":3,"y":2},"buckets":[],"z":1}}"#
+        );
+        let beta: TelegrafConfig = serde_json::from_str(
+            r#"{"id":"000000000000000b","organizationID":"000000000000000a","name":"b"}"#,
+        )
+        .unwrap();
+        assert_eq!(beta.org_id, tc.org_id);
         assert_eq!(
             org_index_key(tc.org_id, tc.id),
             b"000000000000000a/000000000000000b".to_vec()
