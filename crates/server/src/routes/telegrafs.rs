@@ -16,12 +16,10 @@
 //! or deleting it read and `write:orgs/<org>/telegrafs/<id>`; 404 comes before 401. Lists
 //! filter by `orgID` (400 `orgID is invalid` when malformed) or else `org` (a name).
 //!
-//! `GET /api/v2/telegraf/plugins` keeps InfluxDB's shape and its `type` dispatch (`input`,
-//! `output`, `processor`, `aggregator`, `bundle`, none for all but bundles): the `bundle`
-//! answer is InfluxDB's System Bundle as is; InfluxDB's full catalogue of sample configs
-//! (version 1.13.0) is large static data, of which ironflux carries the input plugins of that
-//! bundle (`cpu`, `disk`, `mem`, `swap`, sorted by name), so the other types answer an empty
-//! list.
+//! `GET /api/v2/telegraf/plugins?type=bundle` answers InfluxDB's System Bundle as is, in its
+//! shape. InfluxDB's catalogue of single plugins (`input`, `output`, `processor`, `aggregator`,
+//! or no type) is a large set of sample configs that ironflux does not carry: those answer
+//! 501 `not implemented` rather than a partial list; an unknown type is 400.
 //!
 //! Where ironflux differs: an unknown `org` is 404 `organization not found` (InfluxDB ignores
 //! the name and lists everything readable); a config's org must exist; a body that does not
@@ -347,21 +345,6 @@ const SWAP: &str = "# Read metrics about swap memory usage\n[[inputs.swap]]\n  #
 const DISK: &str = "# Read metrics about disk usage by mount point\n[[inputs.disk]]\n  # alias=\"disk\"\n  ## By default stats will be gathered for all mount points.\n  ## Set mount_points will restrict the stats to only the specified mount points.\n  # mount_points = [\"/\"]\n\n  ## Ignore mount points by filesystem type.\n  ignore_fs = [\"tmpfs\", \"devtmpfs\", \"devfs\", \"iso9660\", \"overlay\", \"aufs\", \"squashfs\"]\n";
 const MEM: &str = "# Read metrics about memory usage\n[[inputs.mem]]\n  # alias=\"mem\"\n";
 
-fn inputs() -> Vec<Plugin> {
-    let p = |name, description, config| Plugin {
-        kind: "input",
-        name,
-        description,
-        config,
-    };
-    vec![
-        p("cpu", "Read metrics about cpu usage", CPU),
-        p("disk", "Read metrics about disk usage by mount point", DISK),
-        p("mem", "Read metrics about memory usage", MEM),
-        p("swap", "Read metrics about swap memory usage", SWAP),
-    ]
-}
-
 /// InfluxDB's `ListAvailablePlugins` / `AvailablePlugins`.
 pub fn available_plugins(kind: &str) -> Result<TelegrafPlugins, ApiError> {
     let of = |os, plugins| TelegrafPlugins {
@@ -370,9 +353,9 @@ pub fn available_plugins(kind: &str) -> Result<TelegrafPlugins, ApiError> {
         plugins,
     };
     match kind {
-        "" => Ok(of("", inputs())),
-        "input" => Ok(of("linux", inputs())),
-        "output" | "processor" | "aggregator" => Ok(of("linux", vec![])),
+        "" | "input" | "output" | "processor" | "aggregator" => Err(ApiError::not_implemented(
+            "not implemented: the catalogue of single Telegraf plugins (type=bundle is served)",
+        )),
         "bundle" => Ok(of(
             "unix",
             vec![Plugin {
@@ -428,23 +411,14 @@ mod tests {
 
     #[test]
     fn plugins_catalogue_keeps_influxdb_shape() {
-        let all = serde_json::to_value(available_plugins("").unwrap()).unwrap();
-        assert_eq!(all["version"], "1.13.0");
-        assert!(all.get("os").is_none());
-        let names: Vec<&str> = all["plugins"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(names, ["cpu", "disk", "mem", "swap"]);
+        for kind in ["", "input", "output", "processor", "aggregator"] {
+            assert!(available_plugins(kind).is_err(), "{kind}");
+        }
         let bundle = serde_json::to_value(available_plugins("bundle").unwrap()).unwrap();
         assert_eq!(bundle["os"], "unix");
         let cfg = bundle["plugins"][0]["config"].as_str().unwrap();
         assert!(cfg.starts_with("# Read metrics about cpu usage\n[[inputs.cpu]]"));
         assert_eq!(meta::count_plugins(cfg).len(), 4);
-        let out = serde_json::to_value(available_plugins("output").unwrap()).unwrap();
-        assert!(out.get("plugins").is_none());
         assert_eq!(
             available_plugins("x").err().map(|e| e.message),
             Some("unknown plugin type 'x'".to_string())
