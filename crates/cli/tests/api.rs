@@ -72,7 +72,7 @@ async fn unknown_route_wrong_method_and_not_implemented() {
                 .map(move |m| (m.to_string(), path.clone()))
         })
         .collect();
-    assert!(routes.len() > 100, "{} operations", routes.len());
+    assert!(!routes.is_empty(), "the table lists no operation");
     for (method, path) in routes.iter().map(|(m, p)| (m.as_str(), p.as_str())) {
         // Authentication comes first (InfluxDB serves /metrics and /debug/pprof publicly) ...
         if path.starts_with("/api/") || path == "/query" {

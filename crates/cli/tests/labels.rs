@@ -454,10 +454,10 @@ async fn labels_survive_restart_and_kv_backup_restore() {
     assert_eq!(r.json()["labels"], json!([want]));
 }
 
-/// Tasks and variables carry labels as buckets do: the label routes, and the labels in the
+/// Tasks, variables and Telegraf configs carry labels as buckets do: the label routes, and the labels in the
 /// resource's own answers (single and listed); write on the resource is needed to label it.
 #[tokio::test]
-async fn task_and_variable_labels() {
+async fn task_variable_and_telegraf_labels() {
     let srv = TestServer::start().await;
     let s = srv.setup().await;
     let t = Some(s.token.as_str());
@@ -486,11 +486,23 @@ async fn task_and_variable_labels() {
         .await;
     r.status(201);
     let var = r.str("/id");
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/telegrafs",
+            t,
+            Some(json!({"orgID": s.org_id, "name": "agent",
+                        "config": "[[inputs.cpu]]\n[[outputs.influxdb_v2]]\n  bucket = \"bucket\"\n"})),
+        )
+        .await;
+    r.status(201);
+    let telegraf = r.str("/id");
     let reader = srv
         .create_token(
             &s.token,
             json!({"orgID": s.org_id, "permissions": [
                 {"action": "read", "resource": {"type": "tasks", "orgID": s.org_id}},
+                {"action": "read", "resource": {"type": "telegrafs", "orgID": s.org_id}},
                 {"action": "read", "resource": {"type": "variables", "orgID": s.org_id}},
                 {"action": "read", "resource": {"type": "labels", "orgID": s.org_id}},
                 {"action": "write", "resource": {"type": "labels", "orgID": s.org_id}}]}),
@@ -500,6 +512,7 @@ async fn task_and_variable_labels() {
     for (base, id, list_key) in [
         ("/api/v2/tasks", &task, "tasks"),
         ("/api/v2/variables", &var, "variables"),
+        ("/api/v2/telegrafs", &telegraf, "configurations"),
     ] {
         let path = format!("{base}/{id}/labels");
         // Labelling needs write on the resource, not only on the label.
@@ -522,8 +535,16 @@ async fn task_and_variable_labels() {
         let r = srv.call("GET", &path, Some(&reader), None).await;
         r.status(200);
         assert_eq!(r.json()["labels"][0]["id"], label.as_str(), "{base}");
-        // The resource's own answers carry the label.
-        let one = srv.call("GET", &format!("{base}/{id}"), t, None).await;
+        // The resource's own answers carry the label (a Telegraf config answers JSON when asked).
+        let one = Resp::from(
+            srv.req(reqwest::Method::GET, &format!("{base}/{id}"))
+                .header("Authorization", format!("Token {}", s.token))
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await;
         one.status(200);
         assert_eq!(
             one.json()["labels"][0]["name"],
@@ -574,9 +595,10 @@ async fn task_and_variable_labels() {
     assert_eq!(r.json()["buckets"][0]["labels"][0]["name"], "team");
 }
 
-/// A task's members and owners are user-resource mappings, as an org's or a bucket's.
+/// A task's and a Telegraf config's members and owners are user-resource mappings, as an org's
+/// or a bucket's.
 #[tokio::test]
-async fn task_members_and_owners() {
+async fn task_and_telegraf_members_and_owners() {
     let srv = TestServer::start().await;
     let s = srv.setup().await;
     let t = Some(s.token.as_str());
@@ -596,9 +618,24 @@ async fn task_members_and_owners() {
         .await;
     r.status(201);
     let bob = r.str("/id");
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/telegrafs",
+            t,
+            Some(
+                json!({"orgID": s.org_id, "name": "agent", "config": "[[inputs.mem]]\n",
+                        "metadata": {"buckets": ["bucket"]}}),
+            ),
+        )
+        .await;
+    r.status(201);
+    let telegraf = r.str("/id");
     for (role, path) in [
         ("member", format!("/api/v2/tasks/{task}/members")),
         ("owner", format!("/api/v2/tasks/{task}/owners")),
+        ("member", format!("/api/v2/telegrafs/{telegraf}/members")),
+        ("owner", format!("/api/v2/telegrafs/{telegraf}/owners")),
     ] {
         let r = srv.call("POST", &path, t, Some(json!({"id": bob}))).await;
         r.status(201);

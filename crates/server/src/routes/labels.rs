@@ -1,5 +1,5 @@
 //! `/api/v2/labels` (list, create, get, update, delete) and the label routes of the resources
-//! that carry labels ([`Labelled`]: buckets, tasks, variables; `GET|POST
+//! that carry labels ([`Labelled`]: buckets, tasks, variables, Telegraf configs; `GET|POST
 //! /api/v2/<resource>/{id}/labels`, `DELETE /api/v2/<resource>/{id}/labels/{labelID}`),
 //! answered as InfluxDB 2.7's label handlers answer them: `{"links", "label"}` and
 //! `{"links", "labels"}` bodies, 201 on create, 204 on delete.
@@ -183,6 +183,8 @@ pub struct Buckets;
 pub struct Tasks;
 /// Variables' labels.
 pub struct Variables;
+/// Telegraf configurations' labels.
+pub struct Telegrafs;
 
 impl Labelled for Buckets {
     const TYPE: ResourceType = ResourceType::Buckets;
@@ -197,6 +199,13 @@ impl Labelled for Tasks {
         m.get_task(id)?
             .map(|t| t.org_id)
             .ok_or_else(|| ApiError::not_found("task not found"))
+    }
+}
+
+impl Labelled for Telegrafs {
+    const TYPE: ResourceType = ResourceType::Telegrafs;
+    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
+        Ok(m.get_telegraf(id)?.org_id)
     }
 }
 

@@ -9,7 +9,6 @@ pub mod authorizations;
 pub mod backup;
 pub mod buckets;
 pub mod config;
-pub mod dashboards;
 pub mod dbrps;
 pub mod delete;
 pub mod health;
@@ -55,6 +54,11 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET|POST", "/api/v2/checks/{id}/labels"),
     ("DELETE", "/api/v2/checks/{id}/labels/{labelID}"),
     ("GET", "/api/v2/checks/{id}/query"),
+    ("GET|POST", "/api/v2/dashboards"),
+    ("GET|PATCH|DELETE", "/api/v2/dashboards/{id}"),
+    ("POST|PUT", "/api/v2/dashboards/{id}/cells"),
+    ("PATCH|DELETE", "/api/v2/dashboards/{id}/cells/{cellID}"),
+    ("GET|PATCH", "/api/v2/dashboards/{id}/cells/{cellID}/view"),
     ("GET|POST", "/api/v2/dashboards/{id}/labels"),
     ("DELETE", "/api/v2/dashboards/{id}/labels/{labelID}"),
     ("GET|POST", "/api/v2/dashboards/{id}/members"),
@@ -109,12 +113,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET|POST", "/api/v2/stacks"),
     ("GET|PATCH|DELETE", "/api/v2/stacks/{id}"),
     ("POST", "/api/v2/stacks/{id}/uninstall"),
-    ("GET|POST", "/api/v2/telegrafs/{id}/labels"),
-    ("DELETE", "/api/v2/telegrafs/{id}/labels/{labelID}"),
-    ("GET|POST", "/api/v2/telegrafs/{id}/members"),
-    ("DELETE", "/api/v2/telegrafs/{id}/members/{userID}"),
-    ("GET|POST", "/api/v2/telegrafs/{id}/owners"),
-    ("DELETE", "/api/v2/telegrafs/{id}/owners/{userID}"),
     ("POST", "/api/v2/templates/apply"),
     ("POST", "/api/v2/templates/export"),
 ];
@@ -236,28 +234,6 @@ pub fn router() -> Router<App> {
                 .put(telegrafs::replace)
                 .delete(telegrafs::delete),
         )
-        .route(
-            "/api/v2/dashboards",
-            get(dashboards::list).post(dashboards::create),
-        )
-        .route(
-            "/api/v2/dashboards/{id}",
-            get(dashboards::get_one)
-                .patch(dashboards::update)
-                .delete(dashboards::delete),
-        )
-        .route(
-            "/api/v2/dashboards/{id}/cells",
-            post(dashboards::add_cell).put(dashboards::replace_cells),
-        )
-        .route(
-            "/api/v2/dashboards/{id}/cells/{cellID}",
-            axum::routing::patch(dashboards::update_cell).delete(dashboards::delete_cell),
-        )
-        .route(
-            "/api/v2/dashboards/{id}/cells/{cellID}/view",
-            get(dashboards::get_view).patch(dashboards::update_view),
-        )
         .route("/api/v2/users", get(users::list).post(users::create))
         .route(
             "/api/v2/users/{id}",
@@ -333,6 +309,8 @@ pub fn router() -> Router<App> {
         ("/api/v2/buckets/{id}/owners", members::BUCKET_OWNERS),
         ("/api/v2/tasks/{id}/members", members::TASK_MEMBERS),
         ("/api/v2/tasks/{id}/owners", members::TASK_OWNERS),
+        ("/api/v2/telegrafs/{id}/members", members::TELEGRAF_MEMBERS),
+        ("/api/v2/telegrafs/{id}/owners", members::TELEGRAF_OWNERS),
     ] {
         let (list_add, del) = members::routes(kind);
         r = r
@@ -342,6 +320,7 @@ pub fn router() -> Router<App> {
     r = label_routes::<labels::Buckets>(r, "/api/v2/buckets");
     r = label_routes::<labels::Tasks>(r, "/api/v2/tasks");
     r = label_routes::<labels::Variables>(r, "/api/v2/variables");
+    r = label_routes::<labels::Telegrafs>(r, "/api/v2/telegrafs");
     for (methods, path) in NOT_IMPLEMENTED {
         r = r.route(path, method_router(methods, path));
     }

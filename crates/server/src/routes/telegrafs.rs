@@ -85,10 +85,9 @@ fn write_perm(t: &TelegrafConfig) -> meta::Permission {
     Perm::at(Action::Write, ResourceType::Telegrafs, t.org_id, t.id)
 }
 
-/// The config with its labels (those of a restored InfluxDB store).
-async fn respond(app: &App, t: TelegrafConfig) -> Result<TelegrafResponse, ApiError> {
-    let id = t.id;
-    let labels = app.meta(move |m| m.list_resource_labels(id)).await?;
+/// The config with the labels on it that the caller may read.
+async fn respond(app: &App, auth: &Auth, t: TelegrafConfig) -> Result<TelegrafResponse, ApiError> {
+    let labels = crate::routes::labels::readable_labels(app, auth, t.id).await?;
     Ok(TelegrafResponse::new(t, labels))
 }
 
@@ -161,7 +160,7 @@ pub async fn list(
     let all = app.meta(move |m| m.list_telegrafs(org_id)).await?;
     let mut configurations = Vec::new();
     for t in all.into_iter().filter(|t| auth.allowed(&read_perm(t))) {
-        configurations.push(respond(&app, t).await?);
+        configurations.push(respond(&app, &auth, t).await?);
     }
     Ok(Json(TelegrafsResponse { configurations }))
 }
@@ -267,7 +266,7 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let t = find_readable(&app, &auth, id).await?;
     match negotiate(&headers, &[TOML, JSON, OCTETS], TOML) {
-        JSON => Ok(Json(respond(&app, t).await?).into_response()),
+        JSON => Ok(Json(respond(&app, &auth, t).await?).into_response()),
         OCTETS => {
             let file = t.name.trim().replace(' ', "_");
             let disposition =
@@ -304,7 +303,7 @@ pub async fn replace(
     let old = find_readable(&app, &auth, id).await?;
     auth.require(&write_perm(&old))?;
     let t = app.meta(move |m| m.update_telegraf(id, req)).await?;
-    Ok(Json(respond(&app, t).await?))
+    Ok(Json(respond(&app, &auth, t).await?))
 }
 
 /// `DELETE /api/v2/telegrafs/{id}`: 204.
