@@ -9,6 +9,7 @@ pub mod authorizations;
 pub mod backup;
 pub mod buckets;
 pub mod config;
+pub mod dashboards;
 pub mod dbrps;
 pub mod delete;
 pub mod health;
@@ -54,11 +55,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET|POST", "/api/v2/checks/{id}/labels"),
     ("DELETE", "/api/v2/checks/{id}/labels/{labelID}"),
     ("GET", "/api/v2/checks/{id}/query"),
-    ("GET|POST", "/api/v2/dashboards"),
-    ("GET|PATCH|DELETE", "/api/v2/dashboards/{id}"),
-    ("POST|PUT", "/api/v2/dashboards/{id}/cells"),
-    ("PATCH|DELETE", "/api/v2/dashboards/{id}/cells/{cellID}"),
-    ("GET|PATCH", "/api/v2/dashboards/{id}/cells/{cellID}/view"),
     ("GET|POST", "/api/v2/dashboards/{id}/labels"),
     ("DELETE", "/api/v2/dashboards/{id}/labels/{labelID}"),
     ("GET|POST", "/api/v2/dashboards/{id}/members"),
@@ -233,6 +229,28 @@ pub fn router() -> Router<App> {
             get(telegrafs::get_one)
                 .put(telegrafs::replace)
                 .delete(telegrafs::delete),
+        )
+        .route(
+            "/api/v2/dashboards",
+            get(dashboards::list).post(dashboards::create),
+        )
+        .route(
+            "/api/v2/dashboards/{id}",
+            get(dashboards::get_one)
+                .patch(dashboards::update)
+                .delete(dashboards::delete),
+        )
+        .route(
+            "/api/v2/dashboards/{id}/cells",
+            post(dashboards::add_cell).put(dashboards::replace_cells),
+        )
+        .route(
+            "/api/v2/dashboards/{id}/cells/{cellID}",
+            axum::routing::patch(dashboards::update_cell).delete(dashboards::delete_cell),
+        )
+        .route(
+            "/api/v2/dashboards/{id}/cells/{cellID}/view",
+            get(dashboards::get_view).patch(dashboards::update_view),
         )
         .route("/api/v2/users", get(users::list).post(users::create))
         .route(
