@@ -182,8 +182,12 @@ async fn dashboard_crud_cells_and_views() {
         )
         .await;
     r.status(201);
-    assert_eq!(r.json()["links"]["self"], format!("{base}/cells"));
+    // The answer is the dashboard (as the API contract has it), holding the new cells.
+    assert_eq!(r.json()["id"], id);
+    assert_eq!(r.json()["links"]["cells"], format!("{base}/cells"));
+    assert_eq!(r.json()["cells"][0]["id"], c1);
     assert_eq!(r.json()["cells"][0]["w"], 12);
+    assert_eq!(r.json()["cells"][1]["y"], 4);
     srv.call(
         "PUT",
         &format!("{base}/cells"),

@@ -9,6 +9,9 @@
 //! also the `properties` and `name` of its view. A view is
 //! `{"id","name","links":{"self"},"properties"}` (InfluxDB's `self` link of a view names the
 //! cell). Creating a dashboard and adding or replacing cells answer 201, deleting 204.
+//! Replacing the cells answers the whole dashboard, as the API contract says and its clients
+//! (the Python client) decode it; InfluxDB's handler answers only `{"cells","links"}`, which
+//! the dashboard's answer holds too.
 //!
 //! The list: `id` (repeatable) selects dashboards by ID, otherwise `owner` (or `ownerID`),
 //! `orgID` or `org` (an org's name); a list of one org holds all of its dashboards, any other is
@@ -156,13 +159,6 @@ impl DashboardResponse {
 pub struct DashboardsResponse {
     links: PagingLinks,
     dashboards: Vec<DashboardResponse>,
-}
-
-/// `{"cells": [...], "links": {"self"}}`.
-#[derive(Debug, Serialize)]
-pub struct CellsResponse {
-    cells: Vec<CellResponse>,
-    links: BTreeMap<&'static str, String>,
 }
 
 /// A view as the API answers it.
@@ -490,27 +486,25 @@ pub async fn add_cell(
     Ok((StatusCode::CREATED, Json(CellResponse::new(id, c, None))))
 }
 
-/// `PUT /api/v2/dashboards/{id}/cells`: 201 with the new list of cells.
+/// `PUT /api/v2/dashboards/{id}/cells`: 201 with the dashboard holding the new cells.
 pub async fn replace_cells(
     State(app): State<App>,
     auth: Auth,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<Vec<CellBody>>,
-) -> Result<(StatusCode, Json<CellsResponse>), ApiError> {
+) -> Result<(StatusCode, Json<DashboardResponse>), ApiError> {
     let cells = cells_of(Some(body))?.unwrap_or_default();
     find(&app, &auth, id, Action::Write).await?;
-    let cells = app
-        .meta(move |m| m.replace_dashboard_cells(id, cells))
+    let d = app
+        .meta(move |m| {
+            m.replace_dashboard_cells(id, cells)?;
+            m.get_dashboard(id)
+        })
         .await?;
+    let labels = readable_labels(&app, &auth, id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(CellsResponse {
-            cells: cells
-                .into_iter()
-                .map(|c| CellResponse::new(id, c, None))
-                .collect(),
-            links: BTreeMap::from([("self", format!("{BASE}/{id}/cells"))]),
-        }),
+        Json(DashboardResponse::new(d, None, labels)),
     ))
 }
 
