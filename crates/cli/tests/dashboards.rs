@@ -249,6 +249,34 @@ async fn dashboard_crud_cells_and_views() {
         .await
         .error(400, "invalid")
         .message("must update at least one attribute");
+    // Cells alone are not an update; with a name they replace the cells and their views.
+    srv.call("PATCH", &base, t, Some(json!({"cells": []})))
+        .await
+        .error(400, "invalid")
+        .message("must update at least one attribute");
+    let r = srv
+        .call(
+            "PATCH",
+            &base,
+            t,
+            Some(json!({"name": "Hosts", "cells": [
+                {"x": 0, "y": 0, "w": 12, "h": 5, "name": "all", "properties": xy()}]})),
+        )
+        .await;
+    r.status(200);
+    let cells = r.json()["cells"].clone();
+    assert_eq!(cells.as_array().map(Vec::len), Some(1), "{}", r.text);
+    let fresh = cells[0]["id"].as_str().unwrap().to_string();
+    assert_ne!(fresh, c1);
+    srv.call("GET", &format!("{base}/cells/{c1}/view"), t, None)
+        .await
+        .error(404, "not found");
+    let r = srv
+        .call("GET", &format!("{base}?include=properties"), t, None)
+        .await;
+    assert_eq!(r.json()["cells"][0]["name"], "all");
+    assert_eq!(r.json()["cells"][0]["properties"], xy());
+    assert_eq!(r.json()["cells"][0]["h"], 5);
 
     // Delete.
     srv.call("DELETE", &base, t, None).await.status(204);
