@@ -46,7 +46,7 @@ use crate::App;
 use crate::auth::{Auth, Perm};
 use crate::error::ApiError;
 use crate::routes::JsonBody;
-use crate::routes::labels::readable_labels;
+use crate::routes::labels::{labels_of, readable_labels};
 use crate::routes::paging::{IdPath, PagingLinks, Params, page, paging_links, parse_id};
 
 const BASE: &str = "/api/v2/dashboards";
@@ -335,11 +335,12 @@ pub async fn list(
     };
     sort(&mut visible, sort_by.as_deref(), opts.descending);
     let links = paging_links(BASE, &opts, &link_filter, visible.len());
-    let mut dashboards = Vec::with_capacity(visible.len());
-    for d in visible {
-        let labels = readable_labels(&app, &auth, d.id).await?;
-        dashboards.push(DashboardResponse::new(d, None, labels));
-    }
+    let labels = labels_of(&app, &auth, visible.iter().map(|d| d.id).collect()).await?;
+    let dashboards = visible
+        .into_iter()
+        .zip(labels)
+        .map(|(d, labels)| DashboardResponse::new(d, None, labels))
+        .collect();
     Ok(Json(DashboardsResponse { links, dashboards }))
 }
 
