@@ -370,6 +370,31 @@ async fn list_filters_paging_and_sorting() {
     assert!(r.json()["links"]["next"].is_string(), "{}", r.text);
     assert!(r.json()["links"]["prev"].is_string(), "{}", r.text);
 
+    // sortBy orders the page; the owner filter keeps the dashboards a user owns.
+    let r = srv
+        .call("GET", "/api/v2/dashboards?sortBy=CreatedAt", t, None)
+        .await;
+    assert_eq!(ids(&r), made);
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/dashboards",
+            t,
+            Some(json!({"orgID": s.org_id, "name": "mine", "owner": s.user_id})),
+        )
+        .await;
+    r.status(201);
+    let mine = r.str("/id");
+    let r = srv
+        .call(
+            "GET",
+            &format!("/api/v2/dashboards?owner={}", s.user_id),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r), vec![mine]);
+
     srv.call("GET", "/api/v2/dashboards?orgID=zz", t, None)
         .await
         .error(400, "invalid");
