@@ -454,10 +454,10 @@ async fn labels_survive_restart_and_kv_backup_restore() {
     assert_eq!(r.json()["labels"], json!([want]));
 }
 
-/// Tasks, variables and Telegraf configs carry labels as buckets do: the label routes, and the labels in the
+/// Tasks, variables, Telegraf configs and dashboards carry labels as buckets do: the label routes, and the labels in the
 /// resource's own answers (single and listed); write on the resource is needed to label it.
 #[tokio::test]
-async fn task_variable_and_telegraf_labels() {
+async fn labels_of_tasks_variables_telegrafs_and_dashboards() {
     let srv = TestServer::start().await;
     let s = srv.setup().await;
     let t = Some(s.token.as_str());
@@ -497,12 +497,23 @@ async fn task_variable_and_telegraf_labels() {
         .await;
     r.status(201);
     let telegraf = r.str("/id");
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/dashboards",
+            t,
+            Some(json!({"orgID": s.org_id, "name": "board"})),
+        )
+        .await;
+    r.status(201);
+    let dashboard = r.str("/id");
     let reader = srv
         .create_token(
             &s.token,
             json!({"orgID": s.org_id, "permissions": [
                 {"action": "read", "resource": {"type": "tasks", "orgID": s.org_id}},
                 {"action": "read", "resource": {"type": "telegrafs", "orgID": s.org_id}},
+                {"action": "read", "resource": {"type": "dashboards", "orgID": s.org_id}},
                 {"action": "read", "resource": {"type": "variables", "orgID": s.org_id}},
                 {"action": "read", "resource": {"type": "labels", "orgID": s.org_id}},
                 {"action": "write", "resource": {"type": "labels", "orgID": s.org_id}}]}),
@@ -513,6 +524,7 @@ async fn task_variable_and_telegraf_labels() {
         ("/api/v2/tasks", &task, "tasks"),
         ("/api/v2/variables", &var, "variables"),
         ("/api/v2/telegrafs", &telegraf, "configurations"),
+        ("/api/v2/dashboards", &dashboard, "dashboards"),
     ] {
         let path = format!("{base}/{id}/labels");
         // Labelling needs write on the resource, not only on the label.
@@ -595,10 +607,10 @@ async fn task_variable_and_telegraf_labels() {
     assert_eq!(r.json()["buckets"][0]["labels"][0]["name"], "team");
 }
 
-/// A task's and a Telegraf config's members and owners are user-resource mappings, as an org's
-/// or a bucket's.
+/// The members and owners of a task, a Telegraf config and a dashboard are user-resource
+/// mappings, as an org's or a bucket's.
 #[tokio::test]
-async fn task_and_telegraf_members_and_owners() {
+async fn task_telegraf_and_dashboard_members_and_owners() {
     let srv = TestServer::start().await;
     let s = srv.setup().await;
     let t = Some(s.token.as_str());
@@ -631,11 +643,23 @@ async fn task_and_telegraf_members_and_owners() {
         .await;
     r.status(201);
     let telegraf = r.str("/id");
+    let r = srv
+        .call(
+            "POST",
+            "/api/v2/dashboards",
+            t,
+            Some(json!({"orgID": s.org_id, "name": "board"})),
+        )
+        .await;
+    r.status(201);
+    let dashboard = r.str("/id");
     for (role, path) in [
         ("member", format!("/api/v2/tasks/{task}/members")),
         ("owner", format!("/api/v2/tasks/{task}/owners")),
         ("member", format!("/api/v2/telegrafs/{telegraf}/members")),
         ("owner", format!("/api/v2/telegrafs/{telegraf}/owners")),
+        ("member", format!("/api/v2/dashboards/{dashboard}/members")),
+        ("owner", format!("/api/v2/dashboards/{dashboard}/owners")),
     ] {
         let r = srv.call("POST", &path, t, Some(json!({"id": bob}))).await;
         r.status(201);

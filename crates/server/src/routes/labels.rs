@@ -1,5 +1,5 @@
 //! `/api/v2/labels` (list, create, get, update, delete) and the label routes of the resources
-//! that carry labels ([`Labelled`]: buckets, tasks, variables, Telegraf configs; `GET|POST
+//! that carry labels ([`Labelled`]: buckets, tasks, variables, Telegraf configs, dashboards; `GET|POST
 //! /api/v2/<resource>/{id}/labels`, `DELETE /api/v2/<resource>/{id}/labels/{labelID}`),
 //! answered as InfluxDB 2.7's label handlers answer them: `{"links", "label"}` and
 //! `{"links", "labels"}` bodies, 201 on create, 204 on delete.
@@ -185,6 +185,8 @@ pub struct Tasks;
 pub struct Variables;
 /// Telegraf configurations' labels.
 pub struct Telegrafs;
+/// Dashboards' labels.
+pub struct Dashboards;
 
 impl Labelled for Buckets {
     const TYPE: ResourceType = ResourceType::Buckets;
@@ -206,6 +208,13 @@ impl Labelled for Telegrafs {
     const TYPE: ResourceType = ResourceType::Telegrafs;
     fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
         Ok(m.get_telegraf(id)?.org_id)
+    }
+}
+
+impl Labelled for Dashboards {
+    const TYPE: ResourceType = ResourceType::Dashboards;
+    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
+        Ok(m.get_dashboard(id)?.org_id)
     }
 }
 

@@ -1,11 +1,11 @@
-//! `/api/v2/{orgs,buckets,tasks,telegrafs}/{id}/{members,owners}`: the users mapped to an org, a
-//! bucket, a task or a Telegraf config (InfluxDB's user-resource mappings), listed, added and
-//! removed.
+//! `/api/v2/{orgs,buckets,tasks,telegrafs,dashboards}/{id}/{members,owners}`: the users mapped
+//! to an org, a bucket, a task, a Telegraf config or a dashboard (InfluxDB's user-resource
+//! mappings), listed, added and removed.
 //!
 //! As InfluxDB: the resource must exist (404), listing needs read on it and read on each user,
 //! adding and removing need write on it; org permissions are `orgs/<id>/orgs/<id>`, bucket
 //! ones `orgs/<org>/buckets/<id>`, task ones `orgs/<org>/tasks/<id>`, Telegraf ones
-//! `orgs/<org>/telegrafs/<id>`.
+//! `orgs/<org>/telegrafs/<id>`, dashboard ones `orgs/<org>/dashboards/<id>`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -64,6 +64,14 @@ pub const TASK_OWNERS: Kind = Kind {
     rtype: ResourceType::Tasks,
     user_type: UserType::Owner,
 };
+pub const DASHBOARD_MEMBERS: Kind = Kind {
+    rtype: ResourceType::Dashboards,
+    user_type: UserType::Member,
+};
+pub const DASHBOARD_OWNERS: Kind = Kind {
+    rtype: ResourceType::Dashboards,
+    user_type: UserType::Owner,
+};
 pub const TELEGRAF_MEMBERS: Kind = Kind {
     rtype: ResourceType::Telegrafs,
     user_type: UserType::Member,
@@ -83,6 +91,7 @@ async fn resource_perm(
     let org = match kind.rtype {
         ResourceType::Buckets => app.meta(move |m| m.get_bucket(id)).await?.org_id,
         ResourceType::Telegrafs => app.meta(move |m| m.get_telegraf(id)).await?.org_id,
+        ResourceType::Dashboards => app.meta(move |m| m.get_dashboard(id)).await?.org_id,
         ResourceType::Tasks => {
             app.meta(move |m| m.get_task(id))
                 .await?

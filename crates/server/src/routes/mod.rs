@@ -55,12 +55,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("GET|POST", "/api/v2/checks/{id}/labels"),
     ("DELETE", "/api/v2/checks/{id}/labels/{labelID}"),
     ("GET", "/api/v2/checks/{id}/query"),
-    ("GET|POST", "/api/v2/dashboards/{id}/labels"),
-    ("DELETE", "/api/v2/dashboards/{id}/labels/{labelID}"),
-    ("GET|POST", "/api/v2/dashboards/{id}/members"),
-    ("DELETE", "/api/v2/dashboards/{id}/members/{userID}"),
-    ("GET|POST", "/api/v2/dashboards/{id}/owners"),
-    ("DELETE", "/api/v2/dashboards/{id}/owners/{userID}"),
     ("GET", "/debug/pprof/all"),
     ("GET", "/debug/pprof/allocs"),
     ("GET", "/debug/pprof/block"),
@@ -329,6 +323,11 @@ pub fn router() -> Router<App> {
         ("/api/v2/tasks/{id}/owners", members::TASK_OWNERS),
         ("/api/v2/telegrafs/{id}/members", members::TELEGRAF_MEMBERS),
         ("/api/v2/telegrafs/{id}/owners", members::TELEGRAF_OWNERS),
+        (
+            "/api/v2/dashboards/{id}/members",
+            members::DASHBOARD_MEMBERS,
+        ),
+        ("/api/v2/dashboards/{id}/owners", members::DASHBOARD_OWNERS),
     ] {
         let (list_add, del) = members::routes(kind);
         r = r
@@ -339,6 +338,7 @@ pub fn router() -> Router<App> {
     r = label_routes::<labels::Tasks>(r, "/api/v2/tasks");
     r = label_routes::<labels::Variables>(r, "/api/v2/variables");
     r = label_routes::<labels::Telegrafs>(r, "/api/v2/telegrafs");
+    r = label_routes::<labels::Dashboards>(r, "/api/v2/dashboards");
     for (methods, path) in NOT_IMPLEMENTED {
         r = r.route(path, method_router(methods, path));
     }
