@@ -14,15 +14,6 @@ fn xy() -> Value {
            "note": "", "showNoteWhenEmpty": false, "position": "overlaid"})
 }
 
-fn ids(r: &Resp) -> Vec<String> {
-    r.json()["dashboards"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no dashboards in {}", r.text))
-        .iter()
-        .map(|d| d["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn dashboard_crud_cells_and_views() {
     let srv = TestServer::start().await;
@@ -321,7 +312,7 @@ async fn list_filters_paging_and_sorting() {
 
     let r = srv.call("GET", "/api/v2/dashboards", t, None).await;
     r.status(200);
-    assert_eq!(ids(&r), all);
+    assert_eq!(common::ids(&r, "dashboards"), all);
     assert_eq!(
         r.json()["links"]["self"],
         "/api/v2/dashboards?descending=false&limit=20&offset=0"
@@ -344,7 +335,7 @@ async fn list_filters_paging_and_sorting() {
     let r = srv
         .call("GET", "/api/v2/dashboards?org=other", t, None)
         .await;
-    assert_eq!(ids(&r), vec![made[2].clone()]);
+    assert_eq!(common::ids(&r, "dashboards"), vec![made[2].clone()]);
     let r = srv
         .call(
             "GET",
@@ -355,7 +346,7 @@ async fn list_filters_paging_and_sorting() {
         .await;
     let mut want = vec![made[0].clone(), made[3].clone()];
     want.sort();
-    assert_eq!(ids(&r), want);
+    assert_eq!(common::ids(&r, "dashboards"), want);
     let r = srv
         .call(
             "GET",
@@ -366,7 +357,7 @@ async fn list_filters_paging_and_sorting() {
         .await;
     let mut desc = all.clone();
     desc.reverse();
-    assert_eq!(ids(&r), desc[1..3].to_vec());
+    assert_eq!(common::ids(&r, "dashboards"), desc[1..3].to_vec());
     assert!(r.json()["links"]["next"].is_string(), "{}", r.text);
     assert!(r.json()["links"]["prev"].is_string(), "{}", r.text);
 
@@ -374,7 +365,7 @@ async fn list_filters_paging_and_sorting() {
     let r = srv
         .call("GET", "/api/v2/dashboards?sortBy=CreatedAt", t, None)
         .await;
-    assert_eq!(ids(&r), made);
+    assert_eq!(common::ids(&r, "dashboards"), made);
     let r = srv
         .call(
             "POST",
@@ -393,7 +384,7 @@ async fn list_filters_paging_and_sorting() {
             None,
         )
         .await;
-    assert_eq!(ids(&r), vec![mine]);
+    assert_eq!(common::ids(&r, "dashboards"), vec![mine]);
 
     srv.call("GET", "/api/v2/dashboards?orgID=zz", t, None)
         .await
@@ -532,7 +523,7 @@ async fn errors_and_permissions() {
         .await
         .status(200);
     let r = srv.call("GET", "/api/v2/dashboards", rt, None).await;
-    assert_eq!(ids(&r), vec![id.clone()]);
+    assert_eq!(common::ids(&r, "dashboards"), vec![id.clone()]);
     srv.call("PATCH", &base, rt, Some(json!({"name": "x"})))
         .await
         .error(401, "unauthorized");
@@ -570,7 +561,7 @@ async fn errors_and_permissions() {
         .call("GET", "/api/v2/dashboards", Some(stranger.as_str()), None)
         .await;
     r.status(200);
-    assert_eq!(ids(&r), Vec::<String>::new());
+    assert_eq!(common::ids(&r, "dashboards"), Vec::<String>::new());
     srv.call("GET", &base, Some(stranger.as_str()), None)
         .await
         .error(401, "unauthorized");
@@ -619,28 +610,13 @@ async fn dashboards_survive_restart_and_kv_backup_restore() {
     assert_eq!(r.json(), want);
 
     // The KV backup carries the dashboard into another server.
-    let r = srv
-        .req(reqwest::Method::GET, "/api/v2/backup/kv")
-        .header("Authorization", format!("Token {}", s.token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let kv = r.bytes().await.unwrap().to_vec();
+    let kv = srv.backup_kv(&s.token).await;
     let other = TestServer::start().await;
     let o = other.setup().await;
-    let r = other
-        .req(reqwest::Method::POST, "/api/v2/restore/kv")
-        .header("Authorization", format!("Token {}", o.token))
-        .header("Content-Type", "application/octet-stream")
-        .body(kv)
-        .send()
-        .await
-        .unwrap();
-    Resp::from(r).await.status(200);
+    other.restore_kv(&o.token, kv).await;
     let r = other.call("GET", &path, t, None).await;
     r.status(200);
     assert_eq!(r.json(), want);
     let r = other.call("GET", "/api/v2/dashboards", t, None).await;
-    assert_eq!(ids(&r), vec![id]);
+    assert_eq!(common::ids(&r, "dashboards"), vec![id]);
 }

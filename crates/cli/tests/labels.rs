@@ -428,25 +428,10 @@ async fn labels_survive_restart_and_kv_backup_restore() {
     assert_eq!(r.json()["labels"], json!([want.clone()]));
 
     // The KV backup carries the labels into another server.
-    let r = srv
-        .req(reqwest::Method::GET, "/api/v2/backup/kv")
-        .header("Authorization", format!("Token {}", s.token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let kv = r.bytes().await.unwrap().to_vec();
+    let kv = srv.backup_kv(&s.token).await;
     let other = TestServer::start().await;
     let o = other.setup().await;
-    let r = other
-        .req(reqwest::Method::POST, "/api/v2/restore/kv")
-        .header("Authorization", format!("Token {}", o.token))
-        .header("Content-Type", "application/octet-stream")
-        .body(kv)
-        .send()
-        .await
-        .unwrap();
-    Resp::from(r).await.status(200);
+    other.restore_kv(&o.token, kv).await;
     let r = other.call("GET", "/api/v2/labels", t, None).await;
     r.status(200);
     assert_eq!(r.json()["labels"], json!([want.clone()]));
@@ -454,8 +439,9 @@ async fn labels_survive_restart_and_kv_backup_restore() {
     assert_eq!(r.json()["labels"], json!([want]));
 }
 
-/// Tasks, variables, Telegraf configs and dashboards carry labels as buckets do: the label routes, and the labels in the
-/// resource's own answers (single and listed); write on the resource is needed to label it.
+/// Tasks, variables, Telegraf configs and dashboards carry labels as buckets do: the label
+/// routes, and the labels in the resource's own answers (single and listed); write on the
+/// resource is needed to label it.
 #[tokio::test]
 async fn labels_of_tasks_variables_telegrafs_and_dashboards() {
     let srv = TestServer::start().await;

@@ -850,29 +850,14 @@ async fn tasks_brought_by_a_kv_restore_resume_from_now() {
     r.status(201);
     let id = r.str("/id");
     wait_for_run(&srv, tok, &id, "success").await;
-    let r = srv
-        .req(reqwest::Method::GET, "/api/v2/backup/kv")
-        .header("Authorization", format!("Token {tok}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let kv = r.bytes().await.unwrap().to_vec();
+    let kv = srv.backup_kv(tok).await;
     drop(srv);
 
     let other = TestServer::start().await;
     let o = other.setup().await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let restored = now_ns();
-    let r = other
-        .req(reqwest::Method::POST, "/api/v2/restore/kv")
-        .header("Authorization", format!("Token {}", o.token))
-        .header("Content-Type", "application/octet-stream")
-        .body(kv)
-        .send()
-        .await
-        .unwrap();
-    Resp::from(r).await.status(200);
+    other.restore_kv(&o.token, kv).await;
     // The restored task runs on the new server, from the restore on: nothing is caught up.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -22,15 +22,6 @@ async fn get_as(srv: &TestServer, token: &str, id: &str, accept: Option<&str>) -
     Resp::from(rb.send().await.expect("request")).await
 }
 
-fn ids(r: &Resp) -> Vec<String> {
-    r.json()["configurations"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no configurations in {}", r.text))
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn telegrafs_crud_toml_and_permissions() {
     let srv = TestServer::start().await;
@@ -119,7 +110,7 @@ async fn telegrafs_crud_toml_and_permissions() {
             .call("GET", &format!("/api/v2/telegrafs{q}"), t, None)
             .await;
         r.status(200);
-        assert_eq!(ids(&r), both, "{q}");
+        assert_eq!(common::ids(&r, "configurations"), both, "{q}");
     }
 
     // PUT replaces all but ID and org.
@@ -206,7 +197,7 @@ async fn telegrafs_crud_toml_and_permissions() {
     r.status(200);
     assert_eq!(r.text, CONFIG);
     let r = srv.call("GET", "/api/v2/telegrafs", rt, None).await;
-    assert_eq!(ids(&r), both);
+    assert_eq!(common::ids(&r, "configurations"), both);
     srv.call(
         "POST",
         "/api/v2/telegrafs",
@@ -237,7 +228,7 @@ async fn telegrafs_crud_toml_and_permissions() {
     let r = srv
         .call("GET", "/api/v2/telegrafs", Some(&other), None)
         .await;
-    assert_eq!(ids(&r), Vec::<String>::new());
+    assert_eq!(common::ids(&r, "configurations"), Vec::<String>::new());
     get_as(&srv, &other, &id, None)
         .await
         .error(401, "unauthorized");
@@ -267,7 +258,7 @@ async fn telegrafs_crud_toml_and_permissions() {
     let srv = TestServer::start_in(dir, &[]).await;
     let r = srv.call("GET", "/api/v2/telegrafs", t, None).await;
     r.status(200);
-    assert_eq!(ids(&r), vec![id.clone()]);
+    assert_eq!(common::ids(&r, "configurations"), vec![id.clone()]);
     assert_eq!(get_as(&srv, &s.token, &id, None).await.text, CONFIG);
     let r = get_as(&srv, &s.token, &id, Some("application/json")).await;
     assert_eq!(r.json(), created);

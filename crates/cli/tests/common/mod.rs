@@ -233,6 +233,31 @@ impl TestServer {
         .status(201);
     }
 
+    /// The server's KV store, as `GET /api/v2/backup/kv` answers it (must succeed).
+    pub async fn backup_kv(&self, token: &str) -> Vec<u8> {
+        let r = self
+            .req(reqwest::Method::GET, "/api/v2/backup/kv")
+            .header("Authorization", format!("Token {token}"))
+            .send()
+            .await
+            .expect("backup request");
+        assert_eq!(r.status(), 200, "GET /api/v2/backup/kv");
+        r.bytes().await.expect("backup body").to_vec()
+    }
+
+    /// Replaces the server's KV store with `kv` (`POST /api/v2/restore/kv`, must succeed).
+    pub async fn restore_kv(&self, token: &str, kv: Vec<u8>) {
+        let r = self
+            .req(reqwest::Method::POST, "/api/v2/restore/kv")
+            .header("Authorization", format!("Token {token}"))
+            .header("Content-Type", "application/octet-stream")
+            .body(kv)
+            .send()
+            .await
+            .expect("restore request");
+        Resp::from(r).await.status(200);
+    }
+
     /// Runs a Flux script (`POST /api/v2/query`) with every annotation; the raw answer.
     pub async fn flux_raw(&self, token: &str, org: &str, script: &str) -> Resp {
         let body = json!({
@@ -296,6 +321,16 @@ pub struct Setup {
     pub org_id: String,
     pub user_id: String,
     pub bucket_id: String,
+}
+
+/// The `id`s of the objects a JSON answer lists under `key`.
+pub fn ids(r: &Resp, key: &str) -> Vec<String> {
+    r.json()[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {}", r.text))
+        .iter()
+        .map(|x| x["id"].as_str().expect("id").to_string())
+        .collect()
 }
 
 /// A response read whole.
