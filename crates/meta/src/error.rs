@@ -40,6 +40,8 @@ pub enum Kind {
     Cell,
     /// The view of a dashboard cell.
     View,
+    /// A task.
+    Task,
 }
 
 impl Kind {
@@ -62,6 +64,7 @@ impl Kind {
             Kind::Dashboard => "dashboard not found",
             Kind::Cell => "cell not found",
             Kind::View => "view not found",
+            Kind::Task => "task not found",
         }
     }
 }

@@ -646,6 +646,27 @@ impl MetaStore {
         )
     }
 
+    /// The org a resource belongs to (an org's is itself): what permissions on it are scoped
+    /// to. [`Error::NotFound`] of the resource's kind when it does not exist; resource types
+    /// that are not records of this store are [`Error::Invalid`].
+    pub fn resource_org(&self, resource_type: ResourceType, id: Id) -> Result<Id> {
+        match resource_type {
+            ResourceType::Orgs => Ok(self.get_org(id)?.id),
+            ResourceType::Buckets => Ok(self.get_bucket(id)?.org_id),
+            ResourceType::Tasks => self
+                .get_task(id)?
+                .map(|t| t.org_id)
+                .ok_or(Error::NotFound { kind: Kind::Task }),
+            ResourceType::Variables => Ok(self.get_variable(id)?.org_id),
+            ResourceType::Telegrafs => Ok(self.get_telegraf(id)?.org_id),
+            ResourceType::Dashboards => Ok(self.get_dashboard(id)?.org_id),
+            other => Err(Error::Invalid(format!(
+                "{} are not kept in the metadata store",
+                other.as_str()
+            ))),
+        }
+    }
+
     /// The number of keys in each named KV bucket (0 for one that does not exist), from one
     /// version of the store: what InfluxDB's `influxdb_*_total` metrics count.
     pub fn key_counts(&self, buckets: &[&str]) -> Vec<u64> {

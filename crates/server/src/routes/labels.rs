@@ -169,12 +169,11 @@ pub async fn delete(
 }
 
 /// A resource that carries labels, as its label routes (`/api/v2/<resource>/{id}/labels`) see
-/// it: its type and how to find its org (404 in the resource's own words when it is missing).
+/// it: its type, which finds its org ([`meta::MetaStore::resource_org`]: 404 in the resource's
+/// own words when it is missing) and scopes the permissions checked.
 pub trait Labelled {
     /// The resource type of the mappings and of the permissions checked.
     const TYPE: ResourceType;
-    /// The org of the resource `id`.
-    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError>;
 }
 
 /// Buckets' labels.
@@ -190,39 +189,22 @@ pub struct Dashboards;
 
 impl Labelled for Buckets {
     const TYPE: ResourceType = ResourceType::Buckets;
-    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
-        Ok(m.get_bucket(id)?.org_id)
-    }
 }
 
 impl Labelled for Tasks {
     const TYPE: ResourceType = ResourceType::Tasks;
-    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
-        m.get_task(id)?
-            .map(|t| t.org_id)
-            .ok_or_else(|| ApiError::not_found("task not found"))
-    }
-}
-
-impl Labelled for Telegrafs {
-    const TYPE: ResourceType = ResourceType::Telegrafs;
-    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
-        Ok(m.get_telegraf(id)?.org_id)
-    }
-}
-
-impl Labelled for Dashboards {
-    const TYPE: ResourceType = ResourceType::Dashboards;
-    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
-        Ok(m.get_dashboard(id)?.org_id)
-    }
 }
 
 impl Labelled for Variables {
     const TYPE: ResourceType = ResourceType::Variables;
-    fn org_of(m: &meta::MetaStore, id: Id) -> Result<Id, ApiError> {
-        Ok(m.get_variable(id)?.org_id)
-    }
+}
+
+impl Labelled for Telegrafs {
+    const TYPE: ResourceType = ResourceType::Telegrafs;
+}
+
+impl Labelled for Dashboards {
+    const TYPE: ResourceType = ResourceType::Dashboards;
 }
 
 /// The permission `action` on resource `id` of type `R` in `org`.
@@ -231,10 +213,7 @@ fn resource_perm<R: Labelled>(action: Action, org: Id, id: Id) -> meta::Permissi
 }
 
 async fn resource_org<R: Labelled>(app: &App, id: Id) -> Result<Id, ApiError> {
-    let m = std::sync::Arc::clone(&app.meta);
-    tokio::task::spawn_blocking(move || R::org_of(&m, id))
-        .await
-        .map_err(|e| ApiError::internal_msg(&format!("metadata store task failed: {e}")))?
+    app.meta(move |m| m.resource_org(R::TYPE, id)).await
 }
 
 /// The labels on a resource that `auth` may read.

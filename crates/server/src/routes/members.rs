@@ -88,19 +88,9 @@ async fn resource_perm(
     id: Id,
     action: Action,
 ) -> Result<Permission, ApiError> {
-    let org = match kind.rtype {
-        ResourceType::Buckets => app.meta(move |m| m.get_bucket(id)).await?.org_id,
-        ResourceType::Telegrafs => app.meta(move |m| m.get_telegraf(id)).await?.org_id,
-        ResourceType::Dashboards => app.meta(move |m| m.get_dashboard(id)).await?.org_id,
-        ResourceType::Tasks => {
-            app.meta(move |m| m.get_task(id))
-                .await?
-                .ok_or_else(|| ApiError::not_found("task not found"))?
-                .org_id
-        }
-        _ => app.meta(move |m| m.get_org(id)).await?.id,
-    };
-    Ok(Perm::at(action, kind.rtype, org, id))
+    let rtype = kind.rtype;
+    let org = app.meta(move |m| m.resource_org(rtype, id)).await?;
+    Ok(Perm::at(action, rtype, org, id))
 }
 
 fn user_json(u: &User, kind: Kind) -> Value {
