@@ -105,7 +105,7 @@ pub(crate) fn parse_status(s: Option<&str>) -> Result<Option<Status>, ApiError> 
     }
 }
 
-pub(crate) fn opt_id(v: Option<&Value>, msg: &str) -> Result<Option<Id>, ApiError> {
+fn opt_id(v: Option<&Value>, msg: &str) -> Result<Option<Id>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -115,7 +115,7 @@ pub(crate) fn opt_id(v: Option<&Value>, msg: &str) -> Result<Option<Id>, ApiErro
 }
 
 /// Parses one permission with InfluxDB's validation messages (`Permission.Valid`).
-pub(crate) fn parse_permission(v: &Value) -> Result<Permission, ApiError> {
+fn parse_permission(v: &Value) -> Result<Permission, ApiError> {
     let action = match v.get("action").and_then(Value::as_str) {
         Some("read") => Action::Read,
         Some("write") => Action::Write,
@@ -142,29 +142,36 @@ pub(crate) fn parse_permission(v: &Value) -> Result<Permission, ApiError> {
     })
 }
 
-pub async fn create(
-    State(app): State<App>,
-    auth: Auth,
-    JsonBody(body): JsonBody<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    // Checked in InfluxDB's order: permissions, then the org, then the status.
-    if body.permissions.is_empty() {
+/// InfluxDB's `Validate` of a new authorization (2.x or legacy), in its order: the permissions,
+/// then the org, then the status (active when absent).
+pub(crate) fn validate_create(
+    permissions: &[Value],
+    org_id: Option<&str>,
+    status: Option<&str>,
+) -> Result<(Vec<Permission>, Id, Status), ApiError> {
+    if permissions.is_empty() {
         return Err(ApiError::invalid("authorization must include permissions"));
     }
-    let perms = body
-        .permissions
+    let perms = permissions
         .iter()
         .map(parse_permission)
         .collect::<Result<Vec<_>, _>>()?;
-    let Some(org_id) = body.org_id.as_deref().filter(|s| !s.is_empty()) else {
-        return Err(ApiError::invalid("org id required"));
-    };
-    let org_id = parse_id(org_id).map_err(|_| ApiError::invalid("org id required"))?;
-    let status = parse_status(body.status.as_deref())?.unwrap_or(Status::Active);
-    let user_id = match body.user_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(u) => Some(parse_id(u)?),
-        None => auth.user_id,
-    };
+    let org_id = org_id
+        .filter(|s| !s.is_empty())
+        .and_then(|s| parse_id(s).ok())
+        .ok_or_else(|| ApiError::invalid("org id required"))?;
+    let status = parse_status(status)?.unwrap_or(Status::Active);
+    Ok((perms, org_id, status))
+}
+
+/// What creating an authorization asks of the caller: write on the org's authorizations and on
+/// the user it acts for, and every permission it grants (403 naming the first one missing).
+pub(crate) fn require_grant(
+    auth: &Auth,
+    org_id: Id,
+    user_id: Option<Id>,
+    perms: &[Permission],
+) -> Result<(), ApiError> {
     auth.require(&Perm::in_org(
         Action::Write,
         ResourceType::Authorizations,
@@ -173,14 +180,30 @@ pub async fn create(
     if let Some(u) = user_id {
         auth.require(&Perm::resource(Action::Write, ResourceType::Users, u))?;
     }
-    for p in &perms {
-        if !auth.allowed(p) {
-            return Err(ApiError::forbidden(format!(
-                "permission {} is not allowed",
-                display(p)
-            )));
-        }
+    match perms.iter().find(|p| !auth.allowed(p)) {
+        Some(p) => Err(ApiError::forbidden(format!(
+            "permission {} is not allowed",
+            display(p)
+        ))),
+        None => Ok(()),
     }
+}
+
+pub async fn create(
+    State(app): State<App>,
+    auth: Auth,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (perms, org_id, status) = validate_create(
+        &body.permissions,
+        body.org_id.as_deref(),
+        body.status.as_deref(),
+    )?;
+    let user_id = match body.user_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(u) => Some(parse_id(u)?),
+        None => auth.user_id,
+    };
+    require_grant(&auth, org_id, user_id, &perms)?;
     let create = meta::AuthorizationCreate {
         org_id: Some(org_id),
         user_id,

@@ -14,14 +14,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use meta::{Action, Authorization, AuthorizationFilter, Id, ResourceType, Status};
+use meta::{Action, Authorization, AuthorizationFilter, Id, ResourceType};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::App;
-use crate::auth::{Auth, Perm, display};
+use crate::auth::{Auth, Perm};
 use crate::error::ApiError;
-use crate::routes::authorizations::{allowed, names, parse_permission, parse_status};
+use crate::routes::authorizations::{allowed, names, parse_status, require_grant, validate_create};
 use crate::routes::paging::{IdPath, Params, parse_id};
 use crate::routes::{JsonBody, views};
 
@@ -97,21 +97,11 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     // `Validate`, in InfluxDB's order: permissions, org, status, token.
-    if body.permissions.is_empty() {
-        return Err(ApiError::invalid("authorization must include permissions"));
-    }
-    let perms = body
-        .permissions
-        .iter()
-        .map(parse_permission)
-        .collect::<Result<Vec<_>, _>>()?;
-    let org_id = body
-        .org_id
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .and_then(|s| parse_id(s).ok())
-        .ok_or_else(|| ApiError::invalid("org id required"))?;
-    let status = parse_status(body.status.as_deref())?.unwrap_or(Status::Active);
+    let (perms, org_id, status) = validate_create(
+        &body.permissions,
+        body.org_id.as_deref(),
+        body.status.as_deref(),
+    )?;
     if body.token.is_empty() {
         return Err(ApiError::invalid(
             "token required for v1 user authorization type",
@@ -127,20 +117,7 @@ pub async fn create(
         Some(u) => parse_id(u)?,
         None => caller,
     };
-    auth.require(&Perm::in_org(
-        Action::Write,
-        ResourceType::Authorizations,
-        org_id,
-    ))?;
-    auth.require(&Perm::resource(Action::Write, ResourceType::Users, user_id))?;
-    for p in &perms {
-        if !auth.allowed(p) {
-            return Err(ApiError::forbidden(format!(
-                "permission {} is not allowed",
-                display(p)
-            )));
-        }
-    }
+    require_grant(&auth, org_id, Some(user_id), &perms)?;
     let create = meta::AuthorizationCreate {
         org_id: Some(org_id),
         user_id: Some(user_id),
