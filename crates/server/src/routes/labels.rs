@@ -1,5 +1,5 @@
 //! `/api/v2/labels` (list, create, get, update, delete) and the label routes of the resources
-//! that carry labels ([`Labelled`]: buckets, tasks, variables, Telegraf configs, dashboards; `GET|POST
+//! that carry labels ([`routes`]: buckets, tasks, variables, Telegraf configs, dashboards; `GET|POST
 //! /api/v2/<resource>/{id}/labels`, `DELETE /api/v2/<resource>/{id}/labels/{labelID}`),
 //! answered as InfluxDB 2.7's label handlers answer them: `{"links", "label"}` and
 //! `{"links", "labels"}` bodies, 201 on create, 204 on delete.
@@ -15,8 +15,10 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing::{MethodRouter, get};
 use meta::{Action, Id, Label, LabelCreate, LabelFilter, LabelMapping, ResourceType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -168,52 +170,37 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A resource that carries labels, as its label routes (`/api/v2/<resource>/{id}/labels`) see
-/// it: its type, which finds its org ([`meta::MetaStore::resource_org`]: 404 in the resource's
-/// own words when it is missing) and scopes the permissions checked.
-pub trait Labelled {
-    /// The resource type of the mappings and of the permissions checked.
-    const TYPE: ResourceType;
+/// The permission `action` on resource `id` of type `rt`, found with its org
+/// ([`meta::MetaStore::resource_org`]: 404 in the resource's own words when it is missing).
+async fn resource_perm(
+    app: &App,
+    rt: ResourceType,
+    id: Id,
+    action: Action,
+) -> Result<meta::Permission, ApiError> {
+    let org = app.meta(move |m| m.resource_org(rt, id)).await?;
+    Ok(Perm::at(action, rt, org, id))
 }
 
-/// Buckets' labels.
-pub struct Buckets;
-/// Tasks' labels.
-pub struct Tasks;
-/// Variables' labels.
-pub struct Variables;
-/// Telegraf configurations' labels.
-pub struct Telegrafs;
-/// Dashboards' labels.
-pub struct Dashboards;
-
-impl Labelled for Buckets {
-    const TYPE: ResourceType = ResourceType::Buckets;
-}
-
-impl Labelled for Tasks {
-    const TYPE: ResourceType = ResourceType::Tasks;
-}
-
-impl Labelled for Variables {
-    const TYPE: ResourceType = ResourceType::Variables;
-}
-
-impl Labelled for Telegrafs {
-    const TYPE: ResourceType = ResourceType::Telegrafs;
-}
-
-impl Labelled for Dashboards {
-    const TYPE: ResourceType = ResourceType::Dashboards;
-}
-
-/// The permission `action` on resource `id` of type `R` in `org`.
-fn resource_perm<R: Labelled>(action: Action, org: Id, id: Id) -> meta::Permission {
-    Perm::at(action, R::TYPE, org, id)
-}
-
-async fn resource_org<R: Labelled>(app: &App, id: Id) -> Result<Id, ApiError> {
-    app.meta(move |m| m.resource_org(R::TYPE, id)).await
+/// The label routes of resources of type `rt` (`{base}/{id}/labels` and
+/// `{base}/{id}/labels/{labelID}`), as [`crate::routes::router`] mounts them.
+pub fn routes(rt: ResourceType) -> (MethodRouter<App>, MethodRouter<App>) {
+    let list_add = get(
+        move |State(app): State<App>, auth: Auth, IdPath(id): IdPath| {
+            resource_list(app, auth, id, rt)
+        },
+    )
+    .post(
+        move |State(app): State<App>, auth: Auth, IdPath(id): IdPath, body: Bytes| {
+            resource_add(app, auth, id, body, rt)
+        },
+    );
+    let remove = axum::routing::delete(
+        move |State(app): State<App>, auth: Auth, Path(ids): Path<(String, String)>| {
+            resource_remove(app, auth, ids, rt)
+        },
+    );
+    (list_add, remove)
 }
 
 /// The labels on a resource that `auth` may read.
@@ -250,37 +237,37 @@ pub async fn labels_of(app: &App, auth: &Auth, ids: Vec<Id>) -> Result<Vec<Vec<L
 
 /// `GET /api/v2/<resource>/{id}/labels`: the labels on the resource that the caller may read;
 /// needs read on the resource.
-pub async fn resource_list<R: Labelled>(
-    State(app): State<App>,
+async fn resource_list(
+    app: App,
     auth: Auth,
-    IdPath(id): IdPath,
+    id: Id,
+    rt: ResourceType,
 ) -> Result<Json<LabelsResponse>, ApiError> {
-    let org = resource_org::<R>(&app, id).await?;
-    auth.require(&resource_perm::<R>(Action::Read, org, id))?;
+    auth.require(&resource_perm(&app, rt, id, Action::Read).await?)?;
     Ok(Json(LabelsResponse::new(
         readable_labels(&app, &auth, id).await?,
     )))
 }
 
-/// Write on the label and on the resource, as InfluxDB's `CreateLabelMapping` and
-/// `DeleteLabelMapping` ask.
-fn require_mapping_write<R: Labelled>(
+/// Write on the label and on the resource (`resource_write`), as InfluxDB's
+/// `CreateLabelMapping` and `DeleteLabelMapping` ask.
+fn require_mapping_write(
     auth: &Auth,
     l: &Label,
-    org: Id,
-    id: Id,
+    resource_write: &meta::Permission,
 ) -> Result<(), ApiError> {
     auth.require(&write_perm(l))?;
-    auth.require(&resource_perm::<R>(Action::Write, org, id))
+    auth.require(resource_write)
 }
 
 /// `POST /api/v2/<resource>/{id}/labels` with `{"labelID": "..."}`: 201 with the label; 422
 /// `conflict` if the resource has it already.
-pub async fn resource_add<R: Labelled>(
-    State(app): State<App>,
+async fn resource_add(
+    app: App,
     auth: Auth,
-    IdPath(id): IdPath,
-    body: axum::body::Bytes,
+    id: Id,
+    body: Bytes,
+    rt: ResourceType,
 ) -> Result<(StatusCode, Json<LabelResponse>), ApiError> {
     let body: Value = serde_json::from_slice(&body)
         .map_err(|_| ApiError::invalid("Invalid post label map request"))?;
@@ -292,14 +279,14 @@ pub async fn resource_add<R: Labelled>(
         Some(Value::String(s)) => parse_id(s)?,
         Some(_) => return Err(ApiError::invalid("Invalid post label map request")),
     };
-    let org = resource_org::<R>(&app, id).await?;
+    let resource_write = resource_perm(&app, rt, id, Action::Write).await?;
     let l = find(&app, label_id).await?;
     auth.require(&read_perm(&l))?;
-    require_mapping_write::<R>(&auth, &l, org, id)?;
+    require_mapping_write(&auth, &l, &resource_write)?;
     let m = LabelMapping {
         label_id,
         resource_id: id,
-        resource_type: R::TYPE,
+        resource_type: rt,
     };
     app.meta(move |s| s.create_label_mapping(&m)).await?;
     Ok((StatusCode::CREATED, Json(LabelResponse::new(l))))
@@ -307,16 +294,17 @@ pub async fn resource_add<R: Labelled>(
 
 /// `DELETE /api/v2/<resource>/{id}/labels/{labelID}`: 204, also when the resource did not have
 /// the label (as InfluxDB); 404 when the resource or the label does not exist.
-pub async fn resource_remove<R: Labelled>(
-    State(app): State<App>,
+async fn resource_remove(
+    app: App,
     auth: Auth,
-    Path((id, label_id)): Path<(String, String)>,
+    (id, label_id): (String, String),
+    rt: ResourceType,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
     let label_id = parse_id(&label_id)?;
-    let org = resource_org::<R>(&app, id).await?;
+    let resource_write = resource_perm(&app, rt, id, Action::Write).await?;
     let l = find(&app, label_id).await?;
-    require_mapping_write::<R>(&auth, &l, org, id)?;
+    require_mapping_write(&auth, &l, &resource_write)?;
     app.meta(move |m| m.delete_label_mapping(id, label_id))
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -32,6 +32,11 @@ pub struct Kind {
 }
 
 impl Kind {
+    /// The `user_type` mappings of resources of type `rtype`.
+    pub const fn new(rtype: ResourceType, user_type: UserType) -> Kind {
+        Kind { rtype, user_type }
+    }
+
     fn role(self) -> &'static str {
         match self.user_type {
             UserType::Owner => "owner",
@@ -39,47 +44,6 @@ impl Kind {
         }
     }
 }
-
-pub const ORG_MEMBERS: Kind = Kind {
-    rtype: ResourceType::Orgs,
-    user_type: UserType::Member,
-};
-pub const ORG_OWNERS: Kind = Kind {
-    rtype: ResourceType::Orgs,
-    user_type: UserType::Owner,
-};
-pub const BUCKET_MEMBERS: Kind = Kind {
-    rtype: ResourceType::Buckets,
-    user_type: UserType::Member,
-};
-pub const BUCKET_OWNERS: Kind = Kind {
-    rtype: ResourceType::Buckets,
-    user_type: UserType::Owner,
-};
-pub const TASK_MEMBERS: Kind = Kind {
-    rtype: ResourceType::Tasks,
-    user_type: UserType::Member,
-};
-pub const TASK_OWNERS: Kind = Kind {
-    rtype: ResourceType::Tasks,
-    user_type: UserType::Owner,
-};
-pub const DASHBOARD_MEMBERS: Kind = Kind {
-    rtype: ResourceType::Dashboards,
-    user_type: UserType::Member,
-};
-pub const DASHBOARD_OWNERS: Kind = Kind {
-    rtype: ResourceType::Dashboards,
-    user_type: UserType::Owner,
-};
-pub const TELEGRAF_MEMBERS: Kind = Kind {
-    rtype: ResourceType::Telegrafs,
-    user_type: UserType::Member,
-};
-pub const TELEGRAF_OWNERS: Kind = Kind {
-    rtype: ResourceType::Telegrafs,
-    user_type: UserType::Owner,
-};
 
 /// The permission `action` on the resource; 404 if it does not exist.
 async fn resource_perm(

@@ -37,6 +37,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, any, get, post};
+use meta::{ResourceType, UserType};
 use serde::de::DeserializeOwned;
 
 use crate::App;
@@ -314,48 +315,37 @@ pub fn router() -> Router<App> {
             post(restore::bucket_dbi),
         )
         .route("/api/v2/restore/shards/{shardID}", post(restore::shard));
-    for (base, kind) in [
-        ("/api/v2/orgs/{id}/members", members::ORG_MEMBERS),
-        ("/api/v2/orgs/{id}/owners", members::ORG_OWNERS),
-        ("/api/v2/buckets/{id}/members", members::BUCKET_MEMBERS),
-        ("/api/v2/buckets/{id}/owners", members::BUCKET_OWNERS),
-        ("/api/v2/tasks/{id}/members", members::TASK_MEMBERS),
-        ("/api/v2/tasks/{id}/owners", members::TASK_OWNERS),
-        ("/api/v2/telegrafs/{id}/members", members::TELEGRAF_MEMBERS),
-        ("/api/v2/telegrafs/{id}/owners", members::TELEGRAF_OWNERS),
-        (
-            "/api/v2/dashboards/{id}/members",
-            members::DASHBOARD_MEMBERS,
-        ),
-        ("/api/v2/dashboards/{id}/owners", members::DASHBOARD_OWNERS),
+    for (base, rtype) in [
+        ("/api/v2/orgs", ResourceType::Orgs),
+        ("/api/v2/buckets", ResourceType::Buckets),
+        ("/api/v2/tasks", ResourceType::Tasks),
+        ("/api/v2/telegrafs", ResourceType::Telegrafs),
+        ("/api/v2/dashboards", ResourceType::Dashboards),
     ] {
-        let (list_add, del) = members::routes(kind);
-        r = r
-            .route(base, list_add)
-            .route(&format!("{base}/{{userID}}"), del);
+        for (role, user_type) in [("members", UserType::Member), ("owners", UserType::Owner)] {
+            let (list_add, del) = members::routes(members::Kind::new(rtype, user_type));
+            let path = format!("{base}/{{id}}/{role}");
+            r = r
+                .route(&path, list_add)
+                .route(&format!("{path}/{{userID}}"), del);
+        }
     }
-    r = label_routes::<labels::Buckets>(r, "/api/v2/buckets");
-    r = label_routes::<labels::Tasks>(r, "/api/v2/tasks");
-    r = label_routes::<labels::Variables>(r, "/api/v2/variables");
-    r = label_routes::<labels::Telegrafs>(r, "/api/v2/telegrafs");
-    r = label_routes::<labels::Dashboards>(r, "/api/v2/dashboards");
+    for (base, rtype) in [
+        ("/api/v2/buckets", ResourceType::Buckets),
+        ("/api/v2/tasks", ResourceType::Tasks),
+        ("/api/v2/variables", ResourceType::Variables),
+        ("/api/v2/telegrafs", ResourceType::Telegrafs),
+        ("/api/v2/dashboards", ResourceType::Dashboards),
+    ] {
+        let (list_add, remove) = labels::routes(rtype);
+        r = r
+            .route(&format!("{base}/{{id}}/labels"), list_add)
+            .route(&format!("{base}/{{id}}/labels/{{labelID}}"), remove);
+    }
     for (methods, path) in NOT_IMPLEMENTED {
         r = r.route(path, method_router(methods, path));
     }
     r.fallback(any(path_not_found))
-}
-
-/// The label routes of a resource that carries labels: `GET|POST {base}/{id}/labels` and
-/// `DELETE {base}/{id}/labels/{labelID}`.
-fn label_routes<R: labels::Labelled + 'static>(r: Router<App>, base: &str) -> Router<App> {
-    r.route(
-        &format!("{base}/{{id}}/labels"),
-        get(labels::resource_list::<R>).post(labels::resource_add::<R>),
-    )
-    .route(
-        &format!("{base}/{{id}}/labels/{{labelID}}"),
-        axum::routing::delete(labels::resource_remove::<R>),
-    )
 }
 
 /// A JSON request body. Unlike `axum::Json` it does not insist on a `Content-Type` header
