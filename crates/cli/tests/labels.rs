@@ -679,14 +679,23 @@ async fn task_telegraf_and_dashboard_members_and_owners() {
         .await
         .error(404, "not found")
         .message("task not found");
-    // Deleting the task takes its mappings along: bob maps to nothing any more.
-    let path = format!("/api/v2/tasks/{task}/members");
-    srv.call("POST", &path, t, Some(json!({"id": bob})))
+    // Deleting the task, the config and the dashboard takes their mappings along: bob maps to
+    // nothing any more.
+    for resource in [
+        format!("/api/v2/tasks/{task}"),
+        format!("/api/v2/telegrafs/{telegraf}"),
+        format!("/api/v2/dashboards/{dashboard}"),
+    ] {
+        srv.call(
+            "POST",
+            &format!("{resource}/members"),
+            t,
+            Some(json!({"id": bob})),
+        )
         .await
         .status(201);
-    srv.call("DELETE", &format!("/api/v2/tasks/{task}"), t, None)
-        .await
-        .status(204);
+        srv.call("DELETE", &resource, t, None).await.status(204);
+    }
     let dir = srv.stop();
     let data = dir.path().join("data");
     let m = meta::MetaStore::open(data.join("influxd.bolt"), data.join("influxd.sqlite"))

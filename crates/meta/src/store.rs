@@ -926,13 +926,7 @@ fn tx_delete_bucket(t: &mut Tree, id: Id) -> Result<()> {
     let b: Bucket = get_json(t, schema::BUCKETS, &id.encode(), Kind::Bucket)?;
     t.delete(schema::BUCKET_INDEX, &bucket_index_key(b.org_id, &b.name));
     t.delete(schema::BUCKETS, &id.encode());
-    tx_delete_urms(
-        t,
-        &UrmFilter {
-            resource_id: Some(id),
-            ..Default::default()
-        },
-    )?;
+    tx_delete_resource_urms(t, id)?;
     let dbrps: Vec<DbrpMapping> = all_json(t, schema::DBRPS)?;
     for d in dbrps.iter().filter(|d| d.bucket_id == id) {
         tx_delete_dbrp(t, d)?;
@@ -990,6 +984,17 @@ fn tx_urms(t: &Tree, f: &UrmFilter) -> Result<Vec<UserResourceMapping>> {
 }
 
 /// Deletes every URM `f` matches.
+/// Deletes the members and owners of a resource that is being deleted.
+fn tx_delete_resource_urms(t: &mut Tree, resource_id: Id) -> Result<()> {
+    tx_delete_urms(
+        t,
+        &UrmFilter {
+            resource_id: Some(resource_id),
+            ..UrmFilter::default()
+        },
+    )
+}
+
 fn tx_delete_urms(t: &mut Tree, f: &UrmFilter) -> Result<()> {
     for m in tx_urms(t, f)? {
         tx_delete_urm(t, m.resource_id, m.user_id);

@@ -423,14 +423,7 @@ impl MetaStore {
             }
             t.delete(schema::ORG_DASHBOARDS, &org_key(d.org_id, id));
             t.delete(schema::DASHBOARDS, &id.encode());
-            // Its members and owners go with it, as with an org's, a bucket's or a task's.
-            tx_delete_urms(
-                t,
-                &UrmFilter {
-                    resource_id: Some(id),
-                    ..UrmFilter::default()
-                },
-            )?;
+            tx_delete_resource_urms(t, id)?;
             Ok(())
         })
     }

@@ -107,13 +107,7 @@ impl MetaStore {
             for a in auths.iter().filter(|a| a.org_id == id) {
                 tx_delete_auth(t, a.id)?;
             }
-            tx_delete_urms(
-                t,
-                &UrmFilter {
-                    resource_id: Some(id),
-                    ..Default::default()
-                },
-            )?;
+            tx_delete_resource_urms(t, id)?;
             let dbrps: Vec<DbrpMapping> = all_json(t, schema::DBRPS)?;
             for d in dbrps.iter().filter(|d| d.org_id == id) {
                 tx_delete_dbrp(t, d)?;

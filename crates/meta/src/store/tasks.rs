@@ -309,14 +309,7 @@ impl MetaStore {
             for k in keys {
                 t.delete(TASK_RUNS, &k);
             }
-            // Its members and owners go with it, as with an org's or a bucket's.
-            tx_delete_urms(
-                t,
-                &UrmFilter {
-                    resource_id: Some(id),
-                    ..UrmFilter::default()
-                },
-            )?;
+            tx_delete_resource_urms(t, id)?;
             Ok(true)
         })
     }

@@ -263,14 +263,15 @@ impl MetaStore {
         })
     }
 
-    /// Deletes a config, its index entry and its plugin counts. [`Error::NotFound`] if there
-    /// is none.
+    /// Deletes a config, its index entry, its plugin counts and its members and owners.
+    /// [`Error::NotFound`] if there is none.
     pub fn delete_telegraf(&self, id: Id) -> Result<()> {
         self.update(|t| {
             let tc = tx_get_telegraf(t, id)?;
             t.delete(schema::TELEGRAF_BY_ORG, &org_index_key(tc.org_id, id));
             t.delete(schema::TELEGRAFS, &id.encode());
             t.delete(schema::TELEGRAF_PLUGINS, &id.encode());
+            tx_delete_resource_urms(t, id)?;
             Ok(())
         })
     }
